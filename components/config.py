@@ -1,0 +1,214 @@
+"""The stack configuration: one validated model read from the `dataplatform:` config namespace.
+
+Every key a platform engineer writes in `Pulumi.<stack>.yaml` is checked here before the first
+resource is registered. Defaults are the production-safe values; a stack file relaxes them
+explicitly (dev), and `prod` cannot relax the controls that SECURITY.md requires in prod.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+
+from components.charts import ChartName, ChartOverride
+from components.validation import ConfigError, StrictModel, describe_errors
+
+NAMESPACE = "dataplatform"
+
+EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+# EKS versions in standard support when this release was cut; extend when EKS adds one.
+SUPPORTED_EKS_VERSIONS = ("1.33", "1.34", "1.35", "1.36")
+
+LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"must be an IPv4 CIDR such as 10.20.0.0/16: {exc}") from None
+    return str(net)
+
+
+def _public_cidr(value: str) -> str:
+    value = _cidr(value)
+    if ipaddress.IPv4Network(value).prefixlen < 8:
+        raise ValueError("the public endpoint must not be open to the internet; use CIDRs of /8 or narrower")
+    return value
+
+
+def _region(value: str) -> str:
+    if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
+        raise ValueError("must be an AWS region name such as eu-west-1")
+    return value
+
+
+def _principal(value: str) -> str:
+    if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+", value):
+        raise ValueError("must be an IAM role or user ARN such as arn:aws:iam::123456789012:role/PlatformAdmin")
+    return value
+
+
+def _instance_type(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", value):
+        raise ValueError("must be an EC2 instance type such as m7i.large")
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+PublicCidr = Annotated[str, AfterValidator(_public_cidr)]
+Region = Annotated[str, AfterValidator(_region)]
+PrincipalArn = Annotated[str, AfterValidator(_principal)]
+InstanceType = Annotated[str, AfterValidator(_instance_type)]
+TagValue = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w .:/=+@-]+$")]
+
+
+class NetworkConfig(StrictModel):
+    cidr: Cidr = "10.20.0.0/16"
+    az_count: int = Field(default=3, ge=2, le=6)
+    nat_strategy: Literal["single", "perAz"] = "perAz"
+    flow_logs: bool = True
+    flow_log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365, 400, 545, 731] = 365
+
+    @model_validator(mode="after")
+    def _room_for_subnets(self) -> NetworkConfig:
+        if ipaddress.IPv4Network(self.cidr).prefixlen > 20:
+            raise ValueError("cidr must be /20 or larger to hold a public and a private subnet per AZ")
+        return self
+
+
+class NodeGroupConfig(StrictModel):
+    instance_types: list[InstanceType] = Field(default_factory=lambda: ["m7i.large"], min_length=1)
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    min_size: int = Field(default=2, ge=0, le=100)
+    max_size: int = Field(default=6, ge=1, le=100)
+    desired_size: int = Field(default=3, ge=0, le=100)
+    disk_size_gib: int = Field(default=50, ge=20, le=1000)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> NodeGroupConfig:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"sizes must satisfy minSize <= desiredSize <= maxSize (got {self.min_size} <= "
+                f"{self.desired_size} <= {self.max_size})"
+            )
+        return self
+
+
+def _default_node_groups() -> dict[str, NodeGroupConfig]:
+    return {"general": NodeGroupConfig()}
+
+
+NodeGroupName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+
+
+class ClusterConfig(StrictModel):
+    version: Literal["1.33", "1.34", "1.35", "1.36"] = "1.35"
+    admin_principals: list[PrincipalArn] = Field(min_length=1)
+    public_access_cidrs: list[PublicCidr] = Field(default_factory=list)
+    log_types: list[LogType] = Field(default_factory=lambda: list(EKS_LOG_TYPES), min_length=1)
+    node_groups: dict[NodeGroupName, NodeGroupConfig] = Field(default_factory=_default_node_groups, min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_logs(self) -> ClusterConfig:
+        if len(set(self.log_types)) != len(self.log_types):
+            raise ValueError("logTypes must not repeat a log type")
+        return self
+
+
+class TagsConfig(StrictModel):
+    owner: TagValue
+    cost_center: TagValue
+    extra: dict[str, TagValue] = Field(default_factory=dict)
+
+
+class ProtectionConfig(StrictModel):
+    protect_stateful: bool = True
+    force_destroy_buckets: bool = False
+    kms_deletion_window_days: int = Field(default=30, ge=7, le=30)
+
+
+class IngressConfig(StrictModel):
+    base_domain: str = Field(max_length=200, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
+
+
+class StackConfig(StrictModel):
+    environment: Literal["dev", "prod"]
+    region: Region = "eu-west-1"
+    tags: TagsConfig
+    network: NetworkConfig = NetworkConfig()
+    cluster: ClusterConfig
+    protection: ProtectionConfig = ProtectionConfig()
+    ingress: IngressConfig
+    charts: dict[ChartName, ChartOverride] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _prod_baseline(self) -> StackConfig:
+        if self.environment != "prod":
+            return self
+        problems = []
+        if set(self.cluster.log_types) != set(EKS_LOG_TYPES):
+            problems.append(f"cluster.logTypes must include all five log types in prod: {', '.join(EKS_LOG_TYPES)}")
+        if not self.protection.protect_stateful:
+            problems.append("protection.protectStateful must be true in prod")
+        if self.protection.force_destroy_buckets:
+            problems.append("protection.forceDestroyBuckets must be false in prod")
+        if self.protection.kms_deletion_window_days != 30:
+            problems.append("protection.kmsDeletionWindowDays must be 30 in prod")
+        if not self.network.flow_logs:
+            problems.append("network.flowLogs must be true in prod")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def common_tags(self) -> dict[str, str]:
+        """The tagging standard: environment, owner and cost-center on every AWS resource."""
+        return {
+            **self.tags.extra,
+            "environment": self.environment,
+            "owner": self.tags.owner,
+            "cost-center": self.tags.cost_center,
+            "managed-by": "pulumi",
+        }
+
+
+def _parse(raw: Any) -> Any:
+    # Structured config reaches the program as JSON text; plain strings stay strings ("1.35").
+    if isinstance(raw, str) and raw[:1] in "{[":
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def raw_namespace_config(namespace: str = NAMESPACE) -> dict[str, Any]:
+    """Every key the stack sets under `namespace:`, parsed, without the prefix."""
+    from pulumi.runtime import config as runtime_config
+
+    merged: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{namespace}:"
+    return {k[len(prefix):]: _parse(v) for k, v in merged.items() if k.startswith(prefix)}
+
+
+def parse_stack_config(raw: dict[str, Any], namespace: str = NAMESPACE) -> StackConfig:
+    """Validate `raw` (config keys without the namespace) or raise ConfigError naming each bad key."""
+    try:
+        return StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for line in describe_errors(namespace, exc, separator=":"):
+            problems.append(line)
+        raise ConfigError(problems, title="invalid stack configuration (Pulumi.<stack>.yaml)") from None
+
+
+def load_stack_config() -> StackConfig:
+    return parse_stack_config(raw_namespace_config())

@@ -1,0 +1,305 @@
+"""Run the Pulumi program under mocks and collect every registered resource as plain data.
+
+No Pulumi CLI, cloud account or cluster is needed. The recording monitor sees each
+RegisterResource request exactly as the engine would, so the collected records carry inputs
+(secret values wrapped in `Secret`) and options (protect, retain_on_delete, parent, provider, ...).
+Tests, the offline plan and the validators all consume these records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import runpy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "dataplatform"
+ACCOUNT_ID = "123456789012"
+DOMAINS_DIR_ENV = "DATAPLATFORM_DOMAINS_DIR"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value the program marked secret. Its repr never shows the value."""
+
+    value: Any
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+
+@dataclass
+class Resource:
+    type: str
+    name: str
+    urn: str
+    custom: bool
+    inputs: dict[str, Any]
+    parent: str
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    ignore_changes: list[str]
+    aliases: list[str]
+    depends_on: list[str]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def provider_urn(self) -> str:
+        """The URN of the provider that manages this resource ("" for components)."""
+        return self.provider.rsplit("::", 1)[0] if self.provider else ""
+
+
+@dataclass
+class Program:
+    stack: str
+    preview: bool
+    resources: list[Resource]
+    exports: dict[str, Any]
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Resource:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        if len(found) != 1:
+            names = [r.name for r in self.of_type(type_)]
+            raise LookupError(f"expected one {type_} named {name!r}, found {len(found)} among {names}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource:
+        for r in self.resources:
+            if r.urn == urn:
+                return r
+        raise LookupError(urn)
+
+    def descendants(self, urn: str) -> list[Resource]:
+        """Every resource below `urn` in the parent tree."""
+        children: dict[str, list[Resource]] = {}
+        for r in self.resources:
+            children.setdefault(r.parent, []).append(r)
+        out: list[Resource] = []
+        stack = [urn]
+        while stack:
+            for child in children.get(stack.pop(), []):
+                out.append(child)
+                stack.append(child.urn)
+        return out
+
+
+def _unwrap(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return Secret(_unwrap(rpc.unwrap_rpc_secret(value)))
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return f"<resource {type(value).__name__}>"
+    return value
+
+
+def _fake_arn(type_: str, name: str, region: str) -> str:
+    service = type_.split(":")[1].split("/")[0]
+    if service == "iam":
+        return f"arn:aws:iam::{ACCOUNT_ID}:{type_.rsplit(':', 1)[1].lower()}/{name}"
+    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{type_.rsplit(':', 1)[1].lower()}/{name}"
+
+
+class PlatformMocks(mocks.Mocks):
+    """Answers resource registrations and invokes with plausible, deterministic values.
+
+    In preview mode computed outputs are left out, so they stay unknown, as for a brand-new stack.
+    """
+
+    def __init__(self, preview: bool, region: str = "eu-west-1") -> None:
+        self.preview = preview
+        self.region = region
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        token = args.token
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": [f"{self.region}{s}" for s in "abcdef"], "zoneIds": [f"euw1-az{i}" for i in range(1, 7)]}, None
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci", "userId": "AIDAEXAMPLE"}, None
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region}, None
+        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            return {"json": json.dumps({"Version": "2012-10-17", "Statement": []})}, None
+        return {}, None
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        digest = hashlib.sha1(f"{args.typ}/{args.name}".encode()).hexdigest()[:8]
+        rid = f"{args.name}-{digest}"
+        if not args.custom:
+            return rid, {}
+        outputs = dict(args.inputs)
+        if self.preview:
+            return None, outputs
+        typ = args.typ
+        outputs.setdefault("arn", _fake_arn(typ, args.name, self.region))
+        outputs.setdefault("name", args.inputs.get("name", rid))
+        if typ == "aws:eks/cluster:Cluster":
+            outputs.update(
+                endpoint=f"https://{digest.upper()}.gr7.{self.region}.eks.amazonaws.com",
+                certificateAuthority={"data": "LS0tLS1CRUdJTi1DRVJUSUZJQ0FURS0tLS0t"},
+                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{digest}"}]}],
+                vpcConfig={**args.inputs.get("vpcConfig", {}), "clusterSecurityGroupId": f"sg-{digest}"},
+            )
+        elif typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+            outputs["bucket"] = args.inputs.get("bucket", rid)
+            outputs["arn"] = f"arn:aws:s3:::{outputs['bucket']}"
+            outputs["bucketRegionalDomainName"] = f"{outputs['bucket']}.s3.{self.region}.amazonaws.com"
+        elif typ == "aws:kms/key:Key":
+            outputs["keyId"] = digest
+            outputs["arn"] = f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{digest}-0000-4000-8000-000000000000"
+        elif typ == "aws:rds/instance:Instance":
+            outputs.update(address=f"{rid}.abc.{self.region}.rds.amazonaws.com", port=5432,
+                           endpoint=f"{rid}.abc.{self.region}.rds.amazonaws.com:5432",
+                           masterUserSecrets=[{"secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!{digest}"}])
+        elif typ == "aws:redshiftserverless/workgroup:Workgroup":
+            host = f"{args.inputs.get('workgroupName', rid)}.{ACCOUNT_ID}.{self.region}.redshift-serverless.amazonaws.com"
+            outputs.update(endpoints=[{"address": host, "port": 5439}])
+        elif typ == "aws:redshiftserverless/namespace:Namespace":
+            outputs.update(adminPasswordSecretArn=f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:redshift!{digest}")
+        elif typ == "aws:ec2/vpc:Vpc":
+            outputs.update(defaultSecurityGroupId=f"sg-{digest}", mainRouteTableId=f"rtb-{digest}")
+        elif typ.startswith("random:"):
+            outputs.setdefault("result", f"mock-{digest}")
+        return rid, outputs
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The mock monitor, plus a plain-data record of every registration and its options."""
+
+    def __init__(self, mocks_: mocks.Mocks) -> None:
+        super().__init__(mocks_)
+        self.records: list[Resource] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = _unwrap(rpc.deserialize_properties(request.object))
+        outputs = _unwrap(rpc.deserialize_properties(response.object)) if response.object else {}
+        self.records.append(
+            Resource(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                custom=bool(request.custom),
+                inputs=inputs,
+                parent=request.parent,
+                provider=request.provider,
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                ignore_changes=list(request.ignoreChanges),
+                aliases=[a.urn or a.spec.name for a in request.aliases],
+                depends_on=list(request.dependencies),
+                outputs=outputs,
+            )
+        )
+        return response
+
+
+def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """A stack file's config as the Pulumi CLI hands it to the program: structured values as JSON."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no stack file {path.name}")
+    doc = yaml.safe_load(path.read_text()) or {}
+    out: dict[str, str] = {}
+    for key, value in (doc.get("config") or {}).items():
+        if isinstance(value, (dict, list)):
+            out[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = str(value)
+    return out
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str | None) -> Iterator[None]:
+    old = os.environ.get(name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def run_program(
+    stack: str,
+    *,
+    domains_dir: Path | None = None,
+    preview: bool = False,
+    config: Mapping[str, Any] | None = None,
+    project_dir: Path = PROJECT_DIR,
+) -> Program:
+    """Run `__main__.py` for `stack` under mocks and return every registered resource.
+
+    `config` replaces the stack file's config when given (keys like "dataplatform:network");
+    structured values may be given as Python objects. Errors the program raises (for example a
+    ConfigError for bad input) propagate unchanged.
+    """
+    raw = stack_config(stack, project_dir) if config is None else {
+        k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()
+    }
+    region = raw.get(f"{PROJECT}:region", "eu-west-1")
+
+    runtime_settings.reset_options()
+    set_all_config(dict(raw), [])
+    monitor = RecordingMonitor(PlatformMocks(preview=preview, region=region))
+    mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    root = runtime_settings.get_root_resource()
+
+    def program() -> None:
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+    with _env(DOMAINS_DIR_ENV, str(domains_dir) if domains_dir else None):
+        _sync_await(run_pulumi_func(program))
+
+    exports: dict[str, Any] = {}
+    if isinstance(root, pulumi.ComponentResource):
+        for key, out in getattr(root, "outputs", {}).items():
+            exports[key] = _resolve_export(out)
+    return Program(stack=stack, preview=preview, resources=monitor.records, exports=exports)
+
+
+def _resolve_export(value: Any) -> Any:
+    if isinstance(value, pulumi.Output):
+        is_secret = _sync_await(value.is_secret())
+        known = _sync_await(value.is_known())
+        inner = _sync_await(value.future()) if known else "<unknown>"
+        inner = _resolve_export(inner)
+        return Secret(inner) if is_secret else inner
+    if isinstance(value, dict):
+        return {k: _resolve_export(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_export(v) for v in value]
+    return value
