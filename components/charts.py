@@ -13,9 +13,7 @@ from pydantic import Field
 
 from components.validation import StrictModel
 
-ChartName = Literal[
-    "aws-load-balancer-controller",
-]
+ChartName = Literal["aws-load-balancer-controller",]
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,9 @@ class ProtectionConfig(StrictModel):
 class IngressConfig(StrictModel):
     base_domain: str = Field(max_length=200, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
     scheme: Literal["internal", "internet-facing"] = "internal"
-    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
+    certificate_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$"
+    )
 
 
 class StackConfig(StrictModel):
@@ -196,7 +198,7 @@ def raw_namespace_config(namespace: str = NAMESPACE) -> dict[str, Any]:
 
     merged: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     prefix = f"{namespace}:"
-    return {k[len(prefix):]: _parse(v) for k, v in merged.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: _parse(v) for k, v in merged.items() if k.startswith(prefix)}
 
 
 def parse_stack_config(raw: dict[str, Any], namespace: str = NAMESPACE) -> StackConfig:
@@ -204,9 +206,7 @@ def parse_stack_config(raw: dict[str, Any], namespace: str = NAMESPACE) -> Stack
     try:
         return StackConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for line in describe_errors(namespace, exc, separator=":"):
-            problems.append(line)
+        problems = describe_errors(namespace, exc, separator=":")
         raise ConfigError(problems, title="invalid stack configuration (Pulumi.<stack>.yaml)") from None
 
 

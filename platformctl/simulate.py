@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import runpy
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,7 +134,10 @@ class PlatformMocks(mocks.Mocks):
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         token = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": [f"{self.region}{s}" for s in "abcdef"], "zoneIds": [f"euw1-az{i}" for i in range(1, 7)]}, None
+            return {
+                "names": [f"{self.region}{s}" for s in "abcdef"],
+                "zoneIds": [f"euw1-az{i}" for i in range(1, 7)],
+            }, None
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci", "userId": "AIDAEXAMPLE"}, None
         if token == "aws:index/getPartition:getPartition":
@@ -171,14 +174,23 @@ class PlatformMocks(mocks.Mocks):
             outputs["keyId"] = digest
             outputs["arn"] = f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{digest}-0000-4000-8000-000000000000"
         elif typ == "aws:rds/instance:Instance":
-            outputs.update(address=f"{rid}.abc.{self.region}.rds.amazonaws.com", port=5432,
-                           endpoint=f"{rid}.abc.{self.region}.rds.amazonaws.com:5432",
-                           masterUserSecrets=[{"secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!{digest}"}])
+            outputs.update(
+                address=f"{rid}.abc.{self.region}.rds.amazonaws.com",
+                port=5432,
+                endpoint=f"{rid}.abc.{self.region}.rds.amazonaws.com:5432",
+                masterUserSecrets=[
+                    {"secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!{digest}"}
+                ],
+            )
         elif typ == "aws:redshiftserverless/workgroup:Workgroup":
-            host = f"{args.inputs.get('workgroupName', rid)}.{ACCOUNT_ID}.{self.region}.redshift-serverless.amazonaws.com"
+            host = (
+                f"{args.inputs.get('workgroupName', rid)}.{ACCOUNT_ID}.{self.region}.redshift-serverless.amazonaws.com"
+            )
             outputs.update(endpoints=[{"address": host, "port": 5439}])
         elif typ == "aws:redshiftserverless/namespace:Namespace":
-            outputs.update(adminPasswordSecretArn=f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:redshift!{digest}")
+            outputs.update(
+                adminPasswordSecretArn=f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:redshift!{digest}"
+            )
         elif typ == "aws:ec2/vpc:Vpc":
             outputs.update(defaultSecurityGroupId=f"sg-{digest}", mainRouteTableId=f"rtb-{digest}")
         elif typ.startswith("random:"):
@@ -193,7 +205,7 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(mocks_)
         self.records: list[Resource] = []
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -212,7 +224,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 ignore_changes=list(request.ignoreChanges),
-                aliases=[a.urn or a.spec.name for a in request.aliases],
+                aliases=[a.urn or a.spec.name for a in request.aliases if a.urn or a.spec.name],
                 depends_on=list(request.dependencies),
                 outputs=outputs,
             )
@@ -267,9 +279,28 @@ def run_program(
     structured values may be given as Python objects. Errors the program raises (for example a
     ConfigError for bad input) propagate unchanged.
     """
-    raw = stack_config(stack, project_dir) if config is None else {
-        k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()
-    }
+
+    def program() -> None:
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+    with _env(DOMAINS_DIR_ENV, str(domains_dir) if domains_dir else None):
+        return run_function(program, stack, preview=preview, config=config, project_dir=project_dir)
+
+
+def run_function(
+    fn: Callable[[], Any],
+    stack: str = "dev",
+    *,
+    preview: bool = False,
+    config: Mapping[str, Any] | None = None,
+    project_dir: Path = PROJECT_DIR,
+) -> Program:
+    """Run `fn` (for example, one component built by a unit test) under mocks with `stack`'s config."""
+    raw = (
+        stack_config(stack, project_dir)
+        if config is None
+        else {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    )
     region = raw.get(f"{PROJECT}:region", "eu-west-1")
 
     runtime_settings.reset_options()
@@ -277,12 +308,7 @@ def run_program(
     monitor = RecordingMonitor(PlatformMocks(preview=preview, region=region))
     mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     root = runtime_settings.get_root_resource()
-
-    def program() -> None:
-        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
-
-    with _env(DOMAINS_DIR_ENV, str(domains_dir) if domains_dir else None):
-        _sync_await(run_pulumi_func(program))
+    _sync_await(run_pulumi_func(fn))
 
     exports: dict[str, Any] = {}
     if isinstance(root, pulumi.ComponentResource):

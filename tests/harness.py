@@ -11,9 +11,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from platformctl.simulate import PROJECT_DIR, Program, Resource, Secret, run_program, stack_config
+from platformctl.simulate import PROJECT_DIR, Program, Resource, Secret, run_function, run_program, stack_config
 
-__all__ = ["PROJECT_DIR", "Program", "Resource", "Secret", "program_for", "run_program", "stack_config", "walk"]
+__all__ = [
+    "PROJECT_DIR",
+    "Program",
+    "Resource",
+    "Secret",
+    "program_for",
+    "run_function",
+    "run_program",
+    "stack_config",
+    "walk",
+]
 
 
 @lru_cache(maxsize=32)
@@ -26,8 +36,12 @@ def program_for(
     stack: str, *, domains_dir: Path | None = None, preview: bool = False, config: dict[str, Any] | None = None
 ) -> Program:
     """The program's resources for `stack` (cached)."""
-    return _cached(stack, str(domains_dir) if domains_dir else None, preview,
-                   json.dumps(config, sort_keys=True) if config is not None else None)
+    return _cached(
+        stack,
+        str(domains_dir) if domains_dir else None,
+        preview,
+        json.dumps(config, sort_keys=True) if config is not None else None,
+    )
 
 
 def walk(value: Any):
