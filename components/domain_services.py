@@ -1,0 +1,335 @@
+"""AwsDomainServices: one domain's data services on AWS.
+
+Creates, for one domain:
+- its lake bucket (through the foundation's bucket maker, so it carries every SECURITY.md control),
+  with a raw-zone expiry and a placeholder object per zone prefix;
+- its Warehouse (Redshift Serverless namespace + private workgroup);
+- its metadata PostgreSQL on RDS: private, encrypted with the lake key, TLS forced, a generated
+  admin password (pulumi-random, secret), single-AZ in dev, multi-AZ with deletion protection,
+  7+ days of backups and a final snapshot in prod;
+- its IAM role for EKS Pod Identity, trusted only by pods of the domain's namespace on this
+  cluster, and one Pod Identity association per tool ServiceAccount.
+
+Invariants: the role reaches only the domain's bucket, the lake key (encrypt/decrypt) and the
+domain's workgroup, plus read-only access to exactly the products the domain consumes (bucket
+names are derived, so a grant never depends on another domain's resources); every logical name
+starts with the domain name; stateful resources are protected and retained when the stack asks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.interfaces import (
+    DomainRequest,
+    DomainServices,
+    PostgresServer,
+    ProductGrant,
+    S3Settings,
+    WarehouseSettings,
+)
+from components.lake import DataLake
+from components.warehouse import Warehouse, WarehouseArgs
+
+METADATA_DB_ADMIN = "dpadmin"
+WAREHOUSE_DB = "analytics"
+
+
+@dataclass(frozen=True)
+class AwsPlatformRefs:
+    """What the domain needs from the AWS foundation."""
+
+    environment: str
+    region: str
+    lake: DataLake
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    private_subnet_ids: list[pulumi.Output[str]]
+    cluster_name: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    protect: bool
+
+
+def domain_role_policy(
+    *,
+    bucket_arn: str,
+    kms_key_arn: str,
+    workgroup_arn: str,
+    grants: list[tuple[ProductGrant, str]],
+) -> dict:
+    """The domain role's permissions (pure, so tests and parliament can check it directly).
+
+    `grants` pairs each consumed product with its producer's bucket ARN.
+    """
+    statements: list[dict] = [
+        {
+            "Sid": "OwnBucketList",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": bucket_arn,
+        },
+        {
+            "Sid": "OwnBucketObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            "Resource": f"{bucket_arn}/*",
+        },
+        {
+            "Sid": "LakeKey",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            "Resource": kms_key_arn,
+        },
+        {
+            "Sid": "Warehouse",
+            "Effect": "Allow",
+            "Action": ["redshift-serverless:GetCredentials", "redshift-serverless:GetWorkgroup"],
+            "Resource": workgroup_arn,
+        },
+    ]
+    for i, (grant, producer_bucket_arn) in enumerate(sorted(grants, key=lambda g: (g[0].producer, g[0].product))):
+        sid = f"Consume{i}"
+        statements.append(
+            {
+                "Sid": f"{sid}List",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": producer_bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": [grant.prefix, f"{grant.prefix}*"]}},
+            }
+        )
+        statements.append(
+            {
+                "Sid": f"{sid}Read",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{producer_bucket_arn}/{grant.prefix}*",
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def pod_identity_trust_policy(*, account_id: str, cluster_name: str, namespace: str) -> dict:
+    """Only EKS Pod Identity, for pods of `namespace` on this cluster, may assume the role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EksPodIdentity",
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceAccount": account_id,
+                        "aws:RequestTag/eks-cluster-name": cluster_name,
+                        "aws:RequestTag/kubernetes-namespace": namespace,
+                    }
+                },
+            }
+        ],
+    }
+
+
+class AwsDomainServices(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        request: DomainRequest,
+        refs: AwsPlatformRefs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("dataplatform:domain_services:AwsDomainServices", name, None, opts)
+        d = request.domain
+        env = refs.environment
+        stateful = pulumi.ResourceOptions(
+            parent=self, protect=refs.protect, retain_on_delete=env == "prod"
+        )
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.bucket = refs.lake.bucket(
+            f"domain-{d}",
+            tags=request.tags,
+            expire_prefixes={"raw/": request.raw_retention_days},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        for zone in request.zones:
+            aws.s3.BucketObjectv2(
+                f"{d}-zone-{zone}",
+                aws.s3.BucketObjectv2Args(bucket=self.bucket.name, key=f"{zone}/", content="", tags=request.tags),
+                opts=child,
+            )
+
+        self.warehouse = Warehouse(
+            f"{d}-warehouse",
+            WarehouseArgs(
+                name=f"dp-{env}-{d}",
+                base_capacity=request.warehouse_base_capacity,
+                kms_key_arn=refs.lake.kms_key_arn,
+                vpc_id=refs.vpc_id,
+                subnet_ids=refs.private_subnet_ids,
+                allowed_security_group_ids=[refs.cluster_security_group_id],
+                db_name=WAREHOUSE_DB,
+                tags=request.tags,
+                protect=refs.protect,
+                retain=env == "prod",
+            ),
+            opts=child,
+        )
+
+        # Metadata PostgreSQL for the tools (one database per tool, created in-cluster by the domain stack).
+        self.db_password = random.RandomPassword(
+            f"{d}-metadb-admin",
+            random.RandomPasswordArgs(length=32, special=False),
+            opts=child,
+        )
+        subnet_group = aws.rds.SubnetGroup(
+            f"{d}-metadb",
+            aws.rds.SubnetGroupArgs(name=f"dp-{env}-{d}-meta", subnet_ids=refs.private_subnet_ids, tags=request.tags),
+            opts=child,
+        )
+        db_sg = aws.ec2.SecurityGroup(
+            f"{d}-metadb",
+            aws.ec2.SecurityGroupArgs(
+                name=f"dp-{env}-{d}-meta",
+                description=f"Metadata PostgreSQL of domain {d}: reachable from the cluster only",
+                vpc_id=refs.vpc_id,
+                ingress=[
+                    aws.ec2.SecurityGroupIngressArgs(
+                        protocol="tcp",
+                        from_port=5432,
+                        to_port=5432,
+                        security_groups=[refs.cluster_security_group_id],
+                        description="PostgreSQL from EKS pods",
+                    )
+                ],
+                tags=request.tags,
+            ),
+            opts=child,
+        )
+        family = f"postgres{request.metadata_db_engine_version.split('.')[0]}"
+        params = aws.rds.ParameterGroup(
+            f"{d}-metadb",
+            aws.rds.ParameterGroupArgs(
+                name=f"dp-{env}-{d}-meta",
+                family=family,
+                description=f"TLS-only PostgreSQL for domain {d}",
+                parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
+                tags=request.tags,
+            ),
+            opts=child,
+        )
+        prod = env == "prod"
+        identifier = f"dp-{env}-{d}-meta"
+        self.db = aws.rds.Instance(
+            f"{d}-metadb",
+            aws.rds.InstanceArgs(
+                identifier=identifier,
+                engine="postgres",
+                engine_version=request.metadata_db_engine_version,
+                instance_class=request.metadata_db_instance_class,
+                allocated_storage=request.metadata_db_storage_gib,
+                max_allocated_storage=request.metadata_db_storage_gib * 4,
+                storage_type="gp3",
+                storage_encrypted=True,
+                kms_key_id=refs.lake.kms_key_arn,
+                username=METADATA_DB_ADMIN,
+                password=self.db_password.result,
+                db_subnet_group_name=subnet_group.name,
+                vpc_security_group_ids=[db_sg.id],
+                parameter_group_name=params.name,
+                publicly_accessible=False,
+                multi_az=prod,
+                deletion_protection=prod,
+                backup_retention_period=14 if prod else 1,
+                skip_final_snapshot=False,
+                final_snapshot_identifier=f"{identifier}-final",
+                copy_tags_to_snapshot=True,
+                auto_minor_version_upgrade=True,
+                enabled_cloudwatch_logs_exports=["postgresql"],
+                performance_insights_enabled=True,
+                performance_insights_kms_key_id=refs.lake.kms_key_arn,
+                tags=request.tags,
+            ),
+            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(additional_secret_outputs=["password"])),
+        )
+
+        # Identity: one role for the domain, reachable only from its namespace through Pod Identity.
+        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        trust = pulumi.Output.all(caller.account_id, refs.cluster_name).apply(
+            lambda a: json.dumps(pod_identity_trust_policy(account_id=a[0], cluster_name=a[1], namespace=request.namespace))
+        )
+        self.role = aws.iam.Role(
+            f"{d}-domain",
+            aws.iam.RoleArgs(
+                name=f"dp-{env}-{d}-domain",
+                description=f"Pod Identity role of data domain {d}",
+                assume_role_policy=trust,
+                max_session_duration=3600,
+                tags=request.tags,
+            ),
+            opts=child,
+        )
+        grant_buckets = [refs.lake.bucket_arn(f"domain-{g.producer}") for g in request.grants]
+        policy = pulumi.Output.all(
+            self.bucket.arn, refs.lake.kms_key_arn, self.warehouse.workgroup_arn, *grant_buckets
+        ).apply(
+            lambda a: json.dumps(
+                domain_role_policy(
+                    bucket_arn=a[0],
+                    kms_key_arn=a[1],
+                    workgroup_arn=a[2],
+                    grants=list(zip(request.grants, a[3:], strict=True)),
+                )
+            )
+        )
+        aws.iam.RolePolicy(
+            f"{d}-domain",
+            aws.iam.RolePolicyArgs(role=self.role.id, name="domain-access", policy=policy),
+            opts=child,
+        )
+        self.associations = [
+            aws.eks.PodIdentityAssociation(
+                f"{d}-{sa}",
+                aws.eks.PodIdentityAssociationArgs(
+                    cluster_name=refs.cluster_name,
+                    namespace=request.namespace,
+                    service_account=sa,
+                    role_arn=self.role.arn,
+                    tags=request.tags,
+                ),
+                opts=child,
+            )
+            for sa in request.service_accounts
+        ]
+
+        self.services = DomainServices(
+            s3=S3Settings(bucket=self.bucket.name, region=refs.region),
+            metadata_db=PostgresServer(
+                host=self.db.address,
+                port=5432,
+                admin_user=METADATA_DB_ADMIN,
+                admin_password=self.db_password.result,
+                sslmode="require",
+            ),
+            warehouse=WarehouseSettings(
+                kind="redshift",
+                host=self.warehouse.endpoint,
+                port=5439,
+                database=WAREHOUSE_DB,
+                user=f"IAMR:dp-{env}-{d}-domain",
+                auth="iam",
+                workgroup=self.warehouse.workgroup_name,
+            ),
+            role_arn=self.role.arn,
+            grants=request.grants,
+            resources=[self.db, *self.associations],
+        )
+        self.register_outputs(
+            {"bucket": self.bucket.name, "role_arn": self.role.arn, "warehouse_endpoint": self.warehouse.endpoint}
+        )

@@ -1,0 +1,113 @@
+"""The contract between a foundation (AWS or local) and the DataDomainStack.
+
+A domain stack asks its foundation for the domain's data services once (`provision_domain`) and gets
+connection settings back. Everything else a domain creates (guardrails, Secrets, tools, ingresses,
+catalog feeds) is the same on every foundation, so the foundation choice is made in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import StackConfig
+from components.guardrails import PortsTo
+
+
+@dataclass(frozen=True)
+class ProductGrant:
+    """Read-only access for a consumer to one product of another domain."""
+
+    producer: str
+    product: str
+    prefix: str  # "curated/<...>/", inside the producer's bucket
+
+
+@dataclass(frozen=True)
+class DomainRequest:
+    domain: str
+    namespace: str
+    tags: dict[str, str]
+    service_accounts: tuple[str, ...]
+    warehouse_base_capacity: int
+    metadata_db_instance_class: str
+    metadata_db_storage_gib: int
+    metadata_db_engine_version: str
+    raw_retention_days: int
+    noncurrent_version_days: int
+    zones: tuple[str, ...]
+    grants: tuple[ProductGrant, ...] = ()
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    bucket: pulumi.Output[str]
+    region: str
+    # S3-compatible stores (local) need an endpoint and a credentials Secret; on AWS pods use Pod Identity.
+    endpoint_url: str | None = None
+    credentials_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    host: pulumi.Output[str]
+    port: int
+    admin_user: str
+    admin_password: pulumi.Output[str]  # secret
+    sslmode: Literal["require", "disable", "prefer"]
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    kind: Literal["redshift", "postgres"]
+    host: pulumi.Output[str]
+    port: int
+    database: str
+    user: str
+    # "iam": temporary credentials from the domain role (Redshift Serverless GetCredentials); "password": a Secret.
+    auth: Literal["iam", "password"]
+    password: pulumi.Output[str] | None = None  # secret, only for auth="password"
+    workgroup: pulumi.Output[str] | None = None
+
+
+@dataclass(frozen=True)
+class DomainServices:
+    s3: S3Settings
+    metadata_db: PostgresServer
+    warehouse: WarehouseSettings
+    role_arn: pulumi.Output[str] | None
+    grants: tuple[ProductGrant, ...]
+    resources: list[pulumi.Resource] = field(default_factory=list)  # for depends_on
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    class_name: str
+    annotations: dict[str, str]
+    scheme: Literal["http", "https"]
+
+
+@dataclass(frozen=True)
+class NetworkAllowances:
+    ingress_cidrs: tuple[str, ...]
+    ingress_namespaces: tuple[str, ...]
+    private_egress: tuple[PortsTo, ...]
+
+
+class Foundation(Protocol):
+    """What every foundation offers the domain stacks and the central catalog."""
+
+    config: StackConfig
+    k8s_provider: k8s.Provider
+
+    @property
+    def providers(self) -> list[pulumi.ProviderResource]: ...
+
+    def ingress_settings(self, group: str) -> IngressSettings: ...
+
+    def network_allowances(self) -> NetworkAllowances: ...
+
+    def provision_domain(self, request: DomainRequest, parent: pulumi.Resource) -> DomainServices: ...
