@@ -25,11 +25,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.identity import domain_role_policy, pod_identity_trust_policy
 from components.interfaces import (
     DomainRequest,
     DomainServices,
     PostgresServer,
-    ProductGrant,
     S3Settings,
     WarehouseSettings,
 )
@@ -55,87 +55,6 @@ class AwsPlatformRefs:
     protect: bool
 
 
-def domain_role_policy(
-    *,
-    bucket_arn: str,
-    kms_key_arn: str,
-    workgroup_arn: str,
-    grants: list[tuple[ProductGrant, str]],
-) -> dict:
-    """The domain role's permissions (pure, so tests and parliament can check it directly).
-
-    `grants` pairs each consumed product with its producer's bucket ARN.
-    """
-    statements: list[dict] = [
-        {
-            "Sid": "OwnBucketList",
-            "Effect": "Allow",
-            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-            "Resource": bucket_arn,
-        },
-        {
-            "Sid": "OwnBucketObjects",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-            "Resource": f"{bucket_arn}/*",
-        },
-        {
-            "Sid": "LakeKey",
-            "Effect": "Allow",
-            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-            "Resource": kms_key_arn,
-        },
-        {
-            "Sid": "Warehouse",
-            "Effect": "Allow",
-            "Action": ["redshift-serverless:GetCredentials", "redshift-serverless:GetWorkgroup"],
-            "Resource": workgroup_arn,
-        },
-    ]
-    for i, (grant, producer_bucket_arn) in enumerate(sorted(grants, key=lambda g: (g[0].producer, g[0].product))):
-        sid = f"Consume{i}"
-        statements.append(
-            {
-                "Sid": f"{sid}List",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": producer_bucket_arn,
-                "Condition": {"StringLike": {"s3:prefix": [grant.prefix, f"{grant.prefix}*"]}},
-            }
-        )
-        statements.append(
-            {
-                "Sid": f"{sid}Read",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": f"{producer_bucket_arn}/{grant.prefix}*",
-            }
-        )
-    return {"Version": "2012-10-17", "Statement": statements}
-
-
-def pod_identity_trust_policy(*, account_id: str, cluster_name: str, namespace: str) -> dict:
-    """Only EKS Pod Identity, for pods of `namespace` on this cluster, may assume the role."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "EksPodIdentity",
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {
-                    "StringEquals": {
-                        "aws:SourceAccount": account_id,
-                        "aws:RequestTag/eks-cluster-name": cluster_name,
-                        "aws:RequestTag/kubernetes-namespace": namespace,
-                    }
-                },
-            }
-        ],
-    }
-
-
 class AwsDomainServices(pulumi.ComponentResource):
     def __init__(
         self,
@@ -147,9 +66,7 @@ class AwsDomainServices(pulumi.ComponentResource):
         super().__init__("dataplatform:domain_services:AwsDomainServices", name, None, opts)
         d = request.domain
         env = refs.environment
-        stateful = pulumi.ResourceOptions(
-            parent=self, protect=refs.protect, retain_on_delete=env == "prod"
-        )
+        stateful = pulumi.ResourceOptions(parent=self, protect=refs.protect, retain_on_delete=env == "prod")
         child = pulumi.ResourceOptions(parent=self)
 
         self.bucket = refs.lake.bucket(
@@ -262,7 +179,9 @@ class AwsDomainServices(pulumi.ComponentResource):
         # Identity: one role for the domain, reachable only from its namespace through Pod Identity.
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         trust = pulumi.Output.all(caller.account_id, refs.cluster_name).apply(
-            lambda a: json.dumps(pod_identity_trust_policy(account_id=a[0], cluster_name=a[1], namespace=request.namespace))
+            lambda a: json.dumps(
+                pod_identity_trust_policy(account_id=a[0], cluster_name=a[1], namespace=request.namespace)
+            )
         )
         self.role = aws.iam.Role(
             f"{d}-domain",
