@@ -1,0 +1,72 @@
+"""platformctl: offline tooling for the data platform.
+
+    python -m platformctl plan --stack dev [--out plan-out/dev] [--domains-dir DIR] [--render]
+    python -m platformctl diff BASE HEAD [--format text|markdown]
+
+`plan` runs the program under Pulumi mocks (no credentials, no Pulumi CLI) and writes plan.json,
+Helm values and Kubernetes manifests; `diff` compares two plans (files or plan directories) per
+domain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pulumi
+
+from platformctl import diff as plan_diff
+from platformctl import plan
+from platformctl.simulate import run_program
+
+
+def _plan(args: argparse.Namespace) -> int:
+    out = Path(args.out or f"plan-out/{args.stack}")
+    domains_dir = Path(args.domains_dir).resolve() if args.domains_dir else None
+    try:
+        program = run_program(args.stack, domains_dir=domains_dir)
+    except (pulumi.RunError, FileNotFoundError) as exc:
+        # Config errors already name the file and field; a traceback would only hide them.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    document = plan.write_plan(program, out)
+    if args.render:
+        plan.render_into(program, out)
+    if not args.quiet:
+        print(plan.format_summary(document))
+    print(f"\nwrote {out / 'plan.json'} ({len(document['resources'])} resources)", file=sys.stderr)
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    result = plan_diff.diff_plans(plan_diff.load_plan(Path(args.base)), plan_diff.load_plan(Path(args.head)))
+    text = plan_diff.format_markdown(result) if args.format == "markdown" else plan_diff.format_text(result)
+    print(text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m platformctl", description="Offline tooling for the data platform: plan and diff.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("plan", help="offline plan of a stack (Pulumi mocks)")
+    p.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
+    p.add_argument("--out", help="output directory (default plan-out/<stack>)")
+    p.add_argument("--domains-dir", help="domain files folder (default domains/)")
+    p.add_argument("--render", action="store_true", help="also render every Helm release (platformctl.render)")
+    p.add_argument("--quiet", action="store_true", help="write the files, print no summary")
+    p.set_defaults(func=_plan)
+
+    d = commands.add_parser("diff", help="per-domain change summary between two plans")
+    d.add_argument("base", help="base plan.json or plan directory")
+    d.add_argument("head", help="head plan.json or plan directory")
+    d.add_argument("--format", choices=["text", "markdown"], default="text")
+    d.set_defaults(func=_diff)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Domain-level change summary between two offline plans (base and head of a pull request).
+
+Resources are matched by URN (and by alias, so a rename with an alias is not reported as a
+delete plus a create). For a changed resource it lists which inputs/options keys differ, down to
+a few levels, so a reviewer sees "inputs.values.superset.ingress" rather than "inputs.values".
+Secret values are masked in both plans, so a changed secret value does not show up here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from platformctl.plan import PLATFORM
+
+MAX_DEPTH = 4  # path segments below inputs/options; deeper differences are reported at this level
+MAX_MARKDOWN_ITEMS = 50  # per list: keeps the PR comment under GitHub's size limit
+
+
+@dataclass
+class Entry:
+    type: str
+    name: str
+    urn: str
+    notes: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DomainDiff:
+    added: list[Entry] = field(default_factory=list)
+    removed: list[Entry] = field(default_factory=list)
+    changed: list[Entry] = field(default_factory=list)
+    renamed: list[Entry] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.renamed)
+
+
+@dataclass
+class PlanDiff:
+    stack: str
+    domains: dict[str, DomainDiff]
+
+    def empty(self) -> bool:
+        return all(d.empty() for d in self.domains.values())
+
+
+def load_plan(path: Path) -> dict[str, Any]:
+    """A plan.json, given as the file or as the plan directory that holds it."""
+    file = path / "plan.json" if path.is_dir() else path
+    return json.loads(file.read_text())
+
+
+def changed_paths(base: Any, head: Any, prefix: str, depth: int = 0) -> list[str]:
+    if base == head:
+        return []
+    if isinstance(base, dict) and isinstance(head, dict) and depth < MAX_DEPTH:
+        out: list[str] = []
+        for key in sorted(set(base) | set(head), key=str):
+            out += changed_paths(base.get(key), head.get(key), f"{prefix}.{key}", depth + 1)
+        return out
+    return [prefix]
+
+
+def _removal_notes(resource: dict[str, Any]) -> list[str]:
+    options = resource.get("options", {})
+    notes = []
+    if options.get("protect"):
+        notes.append("protected: pulumi refuses to delete it until protect is lifted")
+    if options.get("retain_on_delete"):
+        notes.append("retain_on_delete: leaves the stack, the cloud resource and its data stay")
+    return notes
+
+
+def _entry(resource: dict[str, Any]) -> Entry:
+    return Entry(type=resource["type"], name=resource["name"], urn=resource["urn"])
+
+
+def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
+    base_by_urn = {r["urn"]: r for r in base["resources"]}
+    head_by_urn = {r["urn"]: r for r in head["resources"]}
+    domains: dict[str, DomainDiff] = {}
+
+    def at(domain: str) -> DomainDiff:
+        return domains.setdefault(domain, DomainDiff())
+
+    renamed_from: set[str] = set()
+    for urn, r in head_by_urn.items():
+        if urn in base_by_urn:
+            continue
+        old = next(
+            (a for a in r["options"].get("aliases", []) if a in base_by_urn and a not in head_by_urn),
+            None,
+        )
+        if old is not None:
+            renamed_from.add(old)
+            entry = _entry(r)
+            entry.notes.append(f"renamed from {old}")
+            entry.changed = changed_paths(base_by_urn[old]["inputs"], r["inputs"], "inputs")
+            at(r["domain"]).renamed.append(entry)
+        else:
+            at(r["domain"]).added.append(_entry(r))
+
+    for urn, r in base_by_urn.items():
+        if urn not in head_by_urn and urn not in renamed_from:
+            entry = _entry(r)
+            entry.notes = _removal_notes(r)
+            at(r["domain"]).removed.append(entry)
+
+    for urn, h in head_by_urn.items():
+        b = base_by_urn.get(urn)
+        if b is None:
+            continue
+        paths = changed_paths(b["inputs"], h["inputs"], "inputs")
+        paths += changed_paths(b["options"], h["options"], "options")
+        paths += [key for key in ("parent", "domain", "custom") if b.get(key) != h.get(key)]
+        if paths:
+            entry = _entry(h)
+            entry.changed = paths
+            at(h["domain"]).changed.append(entry)
+
+    for domain in {r["domain"] for r in [*base["resources"], *head["resources"]]}:
+        at(domain)
+    ordered = dict(sorted(domains.items(), key=lambda kv: (kv[0] != PLATFORM, kv[0])))
+    return PlanDiff(stack=str(head.get("stack", "?")), domains=ordered)
+
+
+def _detail(entry: Entry) -> str:
+    extra = [*entry.notes]
+    if entry.changed:
+        extra.append("changed: " + ", ".join(entry.changed))
+    return entry.name + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def _sections(d: DomainDiff) -> list[tuple[str, list[Entry]]]:
+    return [("added", d.added), ("removed", d.removed), ("renamed", d.renamed), ("changed", d.changed)]
+
+
+def format_text(diff: PlanDiff) -> str:
+    lines = [f"Offline plan diff for stack {diff.stack}"]
+    for domain, d in diff.domains.items():
+        title = "platform" if domain == PLATFORM else f"domain {domain}"
+        if d.empty():
+            lines.append(f"{title}: no changes")
+            continue
+        counts = ", ".join(f"{len(items)} {label}" for label, items in _sections(d) if items)
+        lines.append(f"{title}: {counts}")
+        marks = {"added": "+", "removed": "-", "renamed": ">", "changed": "~"}
+        for label, items in _sections(d):
+            lines += [f"  {marks[label]} {e.type} {_detail(e)}" for e in items]
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;")
+
+
+def format_markdown(diff: PlanDiff) -> str:
+    lines = [
+        f"### Offline plan diff: `{diff.stack}`",
+        "",
+        "Computed from the program under Pulumi mocks (no cloud access); the `pulumi preview` comment shows "
+        "the diff against the deployed stack.",
+        "",
+    ]
+    if diff.empty():
+        return "\n".join([*lines, "No resource changes."])
+    lines += ["| domain | added | removed | renamed | changed |", "|---|---:|---:|---:|---:|"]
+    for domain, d in diff.domains.items():
+        lines.append(f"| {_md(domain)} | " + " | ".join(str(len(items)) for _, items in _sections(d)) + " |")
+    for domain, d in diff.domains.items():
+        if d.empty():
+            continue
+        lines += ["", f"<details><summary><b>{_md(domain)}</b></summary>", ""]
+        for label, items in _sections(d):
+            if not items:
+                continue
+            lines.append(f"**{label}**")
+            lines += [f"- `{_md(e.type)}` {_md(_detail(e))}" for e in items[:MAX_MARKDOWN_ITEMS]]
+            if len(items) > MAX_MARKDOWN_ITEMS:
+                lines.append(f"- … and {len(items) - MAX_MARKDOWN_ITEMS} more (see the plan artifact)")
+            lines.append("")
+        lines.append("</details>")
+    return "\n".join(lines)
