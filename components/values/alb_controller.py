@@ -1,0 +1,42 @@
+"""Helm values for the AWS Load Balancer Controller chart (aws-load-balancer-controller 3.5.0).
+
+Every key exists in the chart's default values.yaml; `securityContext`, `resources` and
+`podDisruptionBudget` are passed through `toYaml` by the chart, so their contents are Kubernetes
+fields (checked against the Kubernetes schema by the tests, on the rendered chart).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def alb_controller_values(
+    *, cluster_name: str, region: str, vpc_id: str, service_account: str, replicas: int = 2
+) -> dict[str, Any]:
+    """Values for the controller in one EKS cluster, with credentials from EKS Pod Identity.
+
+    Region and VPC are set explicitly: node IMDS has a hop limit of 1, so pods cannot look them up.
+    """
+    if replicas < 1:
+        raise ValueError(f"replicas must be at least 1 (got {replicas})")
+    return {
+        "clusterName": cluster_name,
+        "region": region,
+        "vpcId": vpc_id,
+        "replicaCount": replicas,
+        # The chart creates the ServiceAccount under a fixed name: the Pod Identity association names it.
+        "serviceAccount": {"create": True, "name": service_account},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        },
+        # Rendered only when replicaCount > 1; keeps one controller (and its webhook) up during node drains.
+        "podDisruptionBudget": {"maxUnavailable": 1},
+    }
