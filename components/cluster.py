@@ -601,8 +601,8 @@ class KubernetesCluster(pulumi.ComponentResource):
 
         # Kubernetes provider. Everything it needs is an Output, so a preview of a new stack leaves it unknown.
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.all(cluster_name, self.cluster.endpoint, self.cluster.certificate_authority).apply(
-                lambda a: kubeconfig(cluster_name=a[0], endpoint=a[1], ca_data=a[2].data or "", region=region)
+            pulumi.Output.all(cluster_name, self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
+                lambda a: kubeconfig(cluster_name=a[0], endpoint=a[1], ca_data=a[2], region=region)
             )
         )
         self.provider = k8s.Provider(
