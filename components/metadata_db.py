@@ -1,0 +1,167 @@
+"""MetadataDatabases: one database and login role per tool on the domain's metadata PostgreSQL.
+
+Creates, in the domain namespace:
+- a generated password (pulumi-random) per tool, stored only in a Kubernetes Secret `<tool>-db`
+  (key `password`), and the server's admin password in Secret `metadata-db-admin`;
+- a Job that creates each tool's role and database if missing and (re)sets the role's password.
+  It is idempotent: re-running it (a replaced Job) changes nothing but passwords that changed.
+
+Invariants: passwords never appear in the Job spec, only `secretKeyRef`s; the Job runs as non-root
+with a read-only root filesystem and no capabilities; TLS is required when the server requires it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.interfaces import PostgresServer
+from components.workloads import hardened_container_security, hardened_pod_security
+
+PSQL_IMAGE = "postgres:17.2-alpine"
+PASSWORD_KEY = "password"
+ADMIN_SECRET = "metadata-db-admin"
+
+# psql variables cannot be used inside dollar-quoted blocks, so each statement stands alone.
+_SQL = r"""
+SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
+ALTER ROLE :"role" WITH LOGIN PASSWORD :'pw';
+GRANT :"role" TO CURRENT_USER;
+SELECT format('CREATE DATABASE %I OWNER %I', :'role', :'role') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'role') \gexec
+REVOKE ALL ON DATABASE :"role" FROM PUBLIC;
+"""
+
+
+def init_script(tools: list[str]) -> str:
+    """The shell script the Job runs: one psql session per tool, stopping at the first error."""
+    lines = ["set -eu"]
+    for tool in tools:
+        var = f"{tool.upper().replace('-', '_')}_PASSWORD"
+        lines.append(f"psql -v ON_ERROR_STOP=1 -v role={db_name(tool)} -v pw=\"${var}\" <<'SQL'{_SQL}SQL")
+    return "\n".join(lines) + "\n"
+
+
+def db_name(tool: str) -> str:
+    return tool.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class ToolDatabase:
+    host: pulumi.Output[str]
+    port: int
+    database: str
+    user: str
+    secret_name: str
+    secret_key: str
+    sslmode: str
+
+
+class MetadataDatabases(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        server: PostgresServer,
+        tools: list[str],
+        service_account: str,
+        labels: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("dataplatform:metadata_db:MetadataDatabases", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tools = sorted(tools)
+
+        def meta(n: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=n, namespace=namespace, labels=labels)
+
+        admin = k8s.core.v1.Secret(
+            f"{name}-admin",
+            metadata=meta(ADMIN_SECRET),
+            type="Opaque",
+            string_data={PASSWORD_KEY: server.admin_password},
+            opts=child,
+        )
+        secrets: list[pulumi.Resource] = [admin]
+        self.databases: dict[str, ToolDatabase] = {}
+        env: list[k8s.core.v1.EnvVarArgs] = [
+            k8s.core.v1.EnvVarArgs(name="PGHOST", value=server.host),
+            k8s.core.v1.EnvVarArgs(name="PGPORT", value=str(server.port)),
+            k8s.core.v1.EnvVarArgs(name="PGUSER", value=server.admin_user),
+            k8s.core.v1.EnvVarArgs(name="PGDATABASE", value="postgres"),
+            k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value=server.sslmode),
+            k8s.core.v1.EnvVarArgs(
+                name="PGPASSWORD",
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=ADMIN_SECRET, key=PASSWORD_KEY)
+                ),
+            ),
+        ]
+        for tool in tools:
+            password = random.RandomPassword(
+                f"{name}-{tool}", random.RandomPasswordArgs(length=32, special=False), opts=child
+            )
+            secret_name = f"{tool}-db"
+            secrets.append(
+                k8s.core.v1.Secret(
+                    f"{name}-{tool}",
+                    metadata=meta(secret_name),
+                    type="Opaque",
+                    string_data={PASSWORD_KEY: password.result},
+                    opts=child,
+                )
+            )
+            env.append(
+                k8s.core.v1.EnvVarArgs(
+                    name=f"{tool.upper().replace('-', '_')}_PASSWORD",
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=PASSWORD_KEY)
+                    ),
+                )
+            )
+            self.databases[tool] = ToolDatabase(
+                host=server.host,
+                port=server.port,
+                database=db_name(tool),
+                user=db_name(tool),
+                secret_name=secret_name,
+                secret_key=PASSWORD_KEY,
+                sslmode=server.sslmode,
+            )
+
+        self.job = k8s.batch.v1.Job(
+            f"{name}-init",
+            metadata=meta("metadata-db-init"),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=6,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels={**labels, "app.kubernetes.io/name": "metadata-db-init"}
+                    ),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        restart_policy="OnFailure",
+                        service_account_name=service_account,
+                        automount_service_account_token=False,
+                        security_context=hardened_pod_security(run_as_user=70),
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="init",
+                                image=PSQL_IMAGE,
+                                command=["/bin/sh", "-c", init_script(tools)],
+                                env=env,
+                                security_context=hardened_container_security(),
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests={"cpu": "50m", "memory": "64Mi"},
+                                    limits={"cpu": "200m", "memory": "128Mi"},
+                                ),
+                            )
+                        ],
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=secrets),
+        )
+        self.register_outputs({"databases": sorted(self.databases)})

@@ -1,0 +1,153 @@
+"""MetadataDatabases: Secrets and the init Job on the records, and the init script on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import kubernetes_validate
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.interfaces import PostgresServer
+from components.metadata_db import MetadataDatabases, init_script
+from tests.harness import Program, Secret, run_function
+
+TOOLS = ["superset", "dagster", "airbyte"]
+
+
+@pytest.fixture(scope="module")
+def program() -> Program:
+    def build() -> None:
+        provider = k8s.Provider("k8s")
+        MetadataDatabases(
+            "sales-metadb",
+            namespace="sales",
+            server=PostgresServer(
+                host=pulumi.Output.from_input("db.internal"),
+                port=5432,
+                admin_user="dpadmin",
+                admin_password=pulumi.Output.secret("admin-pw-value"),
+                sslmode="require",
+            ),
+            tools=TOOLS,
+            service_account="sales-db-init",
+            labels={"dataplatform.io/domain": "sales"},
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
+
+    return run_function(build)
+
+
+def test_one_secret_per_tool_plus_admin_all_secret(program: Program) -> None:
+    secrets = {r.inputs["metadata"]["name"]: r for r in program.of_type("kubernetes:core/v1:Secret")}
+    assert set(secrets) == {"metadata-db-admin", "airbyte-db", "dagster-db", "superset-db"}
+    for r in secrets.values():
+        assert isinstance(r.inputs["stringData"], Secret), f"{r.name} stringData must stay secret"
+
+
+def test_job_reads_passwords_only_from_secrets(program: Program) -> None:
+    job = program.one("kubernetes:batch/v1:Job")
+    (container,) = job.inputs["spec"]["template"]["spec"]["containers"]
+    passwords = {e["name"]: e for e in container["env"] if e["name"].endswith("PASSWORD")}
+    assert set(passwords) == {"PGPASSWORD", "AIRBYTE_PASSWORD", "DAGSTER_PASSWORD", "SUPERSET_PASSWORD"}
+    for env in passwords.values():
+        assert "value" not in env and env["valueFrom"]["secretKeyRef"]["key"] == "password"
+    assert "admin-pw-value" not in str(job.inputs)
+    assert {e["name"]: e.get("value") for e in container["env"]}["PGSSLMODE"] == "require"
+    kubernetes_validate.validate(dict(job.inputs), "1.35.0", strict=True)
+
+
+def test_job_pod_is_restricted(program: Program) -> None:
+    spec = program.one("kubernetes:batch/v1:Job").inputs["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (c,) = spec["containers"]
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert c["resources"]["limits"] and c["resources"]["requests"]
+    assert ":" in c["image"] and not c["image"].endswith(":latest")
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[dict[str, str]]:
+    """A throwaway PostgreSQL on a Unix socket, run as the `postgres` OS user (initdb refuses root)."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.fail("PostgreSQL server binaries are required (.ci/run installs Debian's postgresql)")
+    root = Path(tempfile.mkdtemp(prefix="dp-pg-"))
+    os.chmod(root, 0o777)
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    os.chmod(sock, 0o777)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [*as_pg, initdb, "-D", str(data), "-U", "postgres", "--auth=trust"], check=True, capture_output=True, timeout=60
+    )
+    opts = f"-k {sock} -p {port} -c listen_addresses=''"
+    # The server inherits stdout, so it must not be a pipe we wait on.
+    log = root / "server.log"
+    subprocess.run(
+        [*as_pg, pg_ctl, "-D", str(data), "-o", opts, "-l", str(log), "-w", "start"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+    )
+    try:
+        yield {"PGHOST": str(sock), "PGPORT": port, "PGUSER": "postgres", "PGDATABASE": "postgres"}
+    finally:
+        subprocess.run(
+            [*as_pg, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], stdout=subprocess.DEVNULL, timeout=60
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _psql(env: dict[str, str], sql: str) -> str:
+    out = subprocess.run(["psql", "-XAtc", sql], env={**os.environ, **env}, check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def test_init_script_is_idempotent_on_a_real_postgres(postgres: dict[str, str]) -> None:
+    script = init_script(TOOLS)
+    env = {**postgres, "AIRBYTE_PASSWORD": "a1", "DAGSTER_PASSWORD": "d1", "SUPERSET_PASSWORD": "s1"}
+    for _ in range(2):
+        done = subprocess.run(["sh", "-c", script], env={**os.environ, **env}, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    dbs = _psql(
+        postgres,
+        "SELECT string_agg(datname || ':' || pg_get_userbyid(datdba), ',' ORDER BY datname) FROM pg_database WHERE datname IN ('airbyte','dagster','superset')",
+    )
+    assert dbs == "airbyte:airbyte,dagster:dagster,superset:superset"
+    # A changed password is applied on the next run; the role and database stay.
+    env["DAGSTER_PASSWORD"] = "d2"
+    subprocess.run(["sh", "-c", script], env={**os.environ, **env}, check=True, capture_output=True)
+    hashed = _psql(postgres, "SELECT rolpassword FROM pg_authid WHERE rolname = 'dagster'")
+    assert hashed.startswith("SCRAM-SHA-256$") or hashed.startswith("md5")
+    assert _psql(postgres, "SELECT has_database_privilege('public', 'dagster', 'CONNECT')") == "f"
+
+
+def test_init_script_fails_loudly_on_error(postgres: dict[str, str]) -> None:
+    bad = {**postgres, "PGDATABASE": "does_not_exist", "DAGSTER_PASSWORD": "x"}
+    started = time.monotonic()
+    done = subprocess.run(["sh", "-c", init_script(["dagster"])], env={**os.environ, **bad}, capture_output=True)
+    assert done.returncode != 0
+    assert time.monotonic() - started < 10
