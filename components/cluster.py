@@ -45,7 +45,7 @@ import pulumi_kubernetes as k8s
 from pydantic import TypeAdapter, ValidationError
 
 from components import charts
-from components.charts import ChartOverride
+from components.charts import ChartName, ChartOverride
 from components.config import ClusterConfig, PublicCidr
 from components.validation import ConfigError, describe_errors
 from components.values.alb_controller import alb_controller_values
@@ -381,7 +381,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         private_subnet_ids: Sequence[pulumi.Input[str]],
         kms_deletion_window_days: int,
         protect: bool,
-        chart_overrides: Mapping[str, ChartOverride],
+        chart_overrides: Mapping[ChartName, ChartOverride],
         name: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -650,7 +650,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        chart = charts.resolve(ALB_CONTROLLER, dict(chart_overrides))
+        chart = charts.resolve(ALB_CONTROLLER, {**chart_overrides})
         self.alb_controller = k8s.helm.v3.Release(
             f"{rn}-alb-controller",
             k8s.helm.v3.ReleaseArgs(
