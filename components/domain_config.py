@@ -264,16 +264,16 @@ def _path_in_image(*, absolute: bool, suffix: str = "") -> Callable[[str], str]:
     return check
 
 
-def _env_name(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        raise ValueError("must be an environment variable name: letters, digits and '_', not starting with a digit")
-    marker = next((m for m in SECRET_MARKERS if m in value.upper()), None)
+def _env_name_problem(name: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return "is not an environment variable name: use letters, digits and '_', not starting with a digit"
+    marker = next((m for m in SECRET_MARKERS if m in name.upper()), None)
     if marker:
-        raise ValueError(
+        return (
             f"looks like a secret (the name contains {marker}); env holds only non-secret settings. Secrets "
             "reach pods only through Kubernetes Secrets the platform creates: ask the platform team"
         )
-    return value
+    return None
 
 
 def _env_value(value: Any) -> Any:
@@ -334,15 +334,14 @@ PostgresMajor = Annotated[str, BeforeValidator(_number_to_text), AfterValidator(
 PythonPath = Annotated[str, AfterValidator(_python_path)]
 AbsolutePath = Annotated[str, AfterValidator(_path_in_image(absolute=True))]
 PythonFile = Annotated[str, AfterValidator(_path_in_image(absolute=False, suffix=".py"))]
-EnvName = Annotated[str, AfterValidator(_env_name)]
 EnvValue = Annotated[str, BeforeValidator(_env_value)]
 Cron = Annotated[str, AfterValidator(_cron)]
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 def _from_yaml() -> Any:
-    # Nested defaults go through validation like user input (validate_default), so a default
-    # Dagster block still demands an image and every default is checked against the quota.
+    # An omitted block is validated like an empty one the user wrote (validate_default), so
+    # omitting tools.dagster still reports the missing image instead of passing silently.
     return {}
 
 
@@ -479,7 +478,7 @@ class CodeLocation(StrictModel):
     working_directory: AbsolutePath | None = Field(
         default=None, description="Absolute working directory inside the image (default: the image's WORKDIR)."
     )
-    attribute: PythonPath | None = Field(
+    attribute: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = Field(
         default=None, description="Name of the Definitions object when the module holds several."
     )
 
@@ -529,7 +528,7 @@ class Dbt(StrictModel):
     project_dir: AbsolutePath = Field(
         default="/opt/dagster/app/dbt", description="Absolute path of the dbt project inside the image."
     )
-    target: Annotated[str, AfterValidator(_label(40))] | None = Field(
+    target: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = Field(
         default=None, description="dbt target (profiles.yml output) to run; default: the profile's default target."
     )
 
@@ -556,7 +555,7 @@ class Dagster(StrictModel):
         default=3030, ge=1024, le=65535, description="gRPC port of the user-code server (non-root: 1024-65535)."
     )
     resources: DagsterResources = Field(default_factory=_from_yaml, description="Requests and limits per pod.")
-    env: dict[EnvName, EnvValue] = Field(
+    env: dict[str, EnvValue] = Field(
         default_factory=dict,
         description="Plain, non-secret environment variables for the user code. Names that look like "
         "secrets (PASSWORD, SECRET, TOKEN, KEY...) are rejected.",
@@ -565,6 +564,13 @@ class Dagster(StrictModel):
     great_expectations: GreatExpectations = Field(
         default_factory=_from_yaml, description="Great Expectations suites inside the image."
     )
+
+    @field_validator("env")
+    @classmethod
+    def _plain_env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        # Checked here rather than as a key type so the problem reads env.<NAME>, not env.<NAME>.[key].
+        _fail(((name,), problem, name) for name in env if (problem := _env_name_problem(name)))
+        return env
 
     @model_validator(mode="after")
     def _image_when_enabled(self) -> Dagster:
