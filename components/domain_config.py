@@ -119,7 +119,7 @@ Memory = Annotated[str, BeforeValidator(_number_to_text), AfterValidator(_memory
 
 
 def _format_cpu(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+    return f"{value.normalize():f} CPU"
 
 
 def _format_memory(value: Decimal) -> str:

@@ -12,15 +12,8 @@ import pulumi
 import pytest
 import yaml
 
-from components.domain_config import (
-    NAME_MAX_LENGTH,
-    PROJECT_DIR,
-    STACKS,
-    ConfigError,
-    Domain,
-    load_domains,
-    parse_quantity,
-)
+from components.domain_config import NAME_MAX_LENGTH, PROJECT_DIR, STACKS, Domain, load_domains, parse_quantity
+from components.validation import ConfigError
 
 DOMAINS = PROJECT_DIR / "domains"
 FIXTURES = PROJECT_DIR / "tests" / "fixtures" / "domains"
@@ -302,8 +295,8 @@ def test_quota_too_small_for_the_enabled_tools_lists_each_tool(folder: Path) -> 
     problems = problems_of(folder)
 
     assert problems == [
-        "domains/bad.yaml: quota.cpu: is below the 2 the enabled tools request (dagster 0.75, airbyte 0.75, "
-        "superset 0.25, datahubIngestion 0.25); raise it or shrink tools.*.resources (got '1')",
+        "domains/bad.yaml: quota.cpu: is below the 2 CPU the enabled tools request (dagster 0.75 CPU, "
+        "airbyte 0.75 CPU, superset 0.25 CPU, datahubIngestion 0.25 CPU); raise it or shrink tools.*.resources (got '1')",
         "domains/bad.yaml: quota.memory: is below the 4Gi the enabled tools request (dagster 1.5Gi, airbyte 1.5Gi, "
         "superset 0.5Gi, datahubIngestion 0.5Gi); raise it or shrink tools.*.resources (got '2Gi')",
         "domains/bad.yaml: quota.pods: is below the 7 pods the enabled tools run at least (got 3)",
