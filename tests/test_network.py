@@ -55,7 +55,7 @@ def _network(config: NetworkConfig, cluster_name: str | None = "dp-test", stack:
 
 @pytest.fixture(scope="module")
 def single(invokes: list[Any]) -> Program:
-    return _network(NetworkConfig(cidr="10.20.0.0/16", az_count=2, nat_strategy="single", flow_logs=False))
+    return _network(NetworkConfig(cidr="10.20.0.0/16", az_count=3, nat_strategy="single", flow_logs=False))
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_subnet_layout_is_disjoint_inside_the_vpc_and_stable_per_az_index(cidr: 
 
 
 def test_subnets_span_the_azs_with_load_balancer_and_cluster_tags(single: Program, per_az: Program) -> None:
-    for program, count in ((single, 2), (per_az, 3)):
+    for program, count in ((single, 3), (per_az, 3)):
         public, private = _subnets(program, "public"), _subnets(program, "private")
         assert len(public) == len(private) == count
         zones = [f"eu-west-1{c}" for c in "abcdef"[:count]]
@@ -105,7 +105,7 @@ def test_subnets_span_the_azs_with_load_balancer_and_cluster_tags(single: Progra
 
 
 def test_no_cluster_tag_without_a_cluster_name(invokes: list[Any]) -> None:
-    program = _network(NetworkConfig(az_count=2, nat_strategy="single", flow_logs=False), cluster_name=None)
+    program = _network(NetworkConfig(az_count=3, nat_strategy="single", flow_logs=False), cluster_name=None)
     for s in program.of_type(SUBNET):
         assert not [k for k in s.inputs["tags"] if k.startswith("kubernetes.io/cluster/")]
 
@@ -137,7 +137,7 @@ def test_single_nat_in_the_first_public_subnet_serves_every_private_route_table(
     assert len(single.of_type("aws:ec2/eip:Eip")) == 1
     assert nat.inputs["subnetId"] == _mock_id(_subnets(single, "public")[0])
     routes = _default_routes(single, "private")
-    assert len(routes) == 2
+    assert len(routes) == 3
     assert {r.inputs["natGatewayId"] for r in routes} == {_mock_id(nat)}
 
 
@@ -203,7 +203,7 @@ def test_flow_logs_on_go_to_a_retained_log_group_through_a_scoped_role(per_az: P
 
 @pytest.mark.parametrize("days", [7, 731])
 def test_flow_log_retention_follows_config(invokes: list[Any], days: int) -> None:
-    config = NetworkConfig.model_validate({"azCount": 2, "natStrategy": "single", "flowLogRetentionDays": days})
+    config = NetworkConfig.model_validate({"azCount": 3, "natStrategy": "single", "flowLogRetentionDays": days})
     program = _network(config)
     assert program.one("aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"] == days
 
