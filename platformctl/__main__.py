@@ -31,11 +31,15 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     document = plan.write_plan(program, out)
-    if args.render:
-        plan.render_into(program, out)
     if not args.quiet:
         print(plan.format_summary(document))
     print(f"\nwrote {out / 'plan.json'} ({len(document['resources'])} resources)", file=sys.stderr)
+    if args.render:
+        findings = plan.render_into(program, out)
+        for line in findings:
+            print(f"render: {line}", file=sys.stderr)
+        print(f"rendered Helm releases into {out / 'rendered'}: {len(findings)} finding(s)", file=sys.stderr)
+        return 1 if findings else 0
     return 0
 
 
@@ -47,14 +51,20 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m platformctl", description="Offline tooling for the data platform: plan and diff.")
+    parser = argparse.ArgumentParser(
+        prog="python -m platformctl", description="Offline tooling for the data platform: plan and diff."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("plan", help="offline plan of a stack (Pulumi mocks)")
     p.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
     p.add_argument("--out", help="output directory (default plan-out/<stack>)")
     p.add_argument("--domains-dir", help="domain files folder (default domains/)")
-    p.add_argument("--render", action="store_true", help="also render every Helm release (platformctl.render)")
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="also render every Helm release into <out>/rendered and run the rendered checks",
+    )
     p.add_argument("--quiet", action="store_true", help="write the files, print no summary")
     p.set_defaults(func=_plan)
 

@@ -409,16 +409,13 @@ def format_summary(plan: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_into(program: Program, out_dir: Path) -> None:
-    """Integration point for the rendered validators (platformctl/render.py, written separately)."""
-    import importlib
+def render_into(program: Program, out_dir: Path) -> list[str]:
+    """Render every Helm release into `out_dir/rendered` (platformctl.render); return the findings."""
+    from platformctl import render  # lazy: loads the Helm library only when asked
 
-    try:
-        render = importlib.import_module("platformctl.render")
-    except ModuleNotFoundError as exc:
-        if exc.name != "platformctl.render":
-            raise
-        raise SystemExit(
-            "--render needs platformctl/render.py (render_program), which is not in this tree yet"
-        ) from None
-    render.render_program(program, out_dir)
+    reports = render.render_program(program, out_dir / "rendered")
+    return [
+        f"{r.release.namespace}/{r.release.name}: {line}"
+        for r in reports
+        for line in [*r.result.errors, *(str(f) for f in r.findings)]
+    ]

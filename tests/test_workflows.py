@@ -199,8 +199,8 @@ def test_policy_pack_gets_its_own_venv_before_pulumi_runs() -> None:
         if not steps_using(job, PULUMI):
             continue
         scripts = "\n".join(str(s.get("run", "")) for s in job["steps"])
-        assert "python -m venv policy/venv" in scripts, f"{workflow}:{job_id}"
-        assert "policy/venv/bin/python -m pip install -r policy/requirements.txt" in scripts, f"{workflow}:{job_id}"
+        assert "python -m venv policy/.venv" in scripts, f"{workflow}:{job_id}"
+        assert "policy/.venv/bin/python -m pip install -r policy/requirements.txt" in scripts, f"{workflow}:{job_id}"
 
 
 @pytest.mark.parametrize(
