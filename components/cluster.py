@@ -428,10 +428,10 @@ class KubernetesCluster(pulumi.ComponentResource):
 
         # Control plane.
         cluster_role, cluster_attachments = role(
-            "cluster", json.dumps(service_trust_policy("eks.amazonaws.com")), ["AmazonEKSClusterPolicy"]
+            "control-plane", json.dumps(service_trust_policy("eks.amazonaws.com")), ["AmazonEKSClusterPolicy"]
         )
         key_use = aws.iam.RolePolicy(
-            f"{rn}-cluster-secrets-key",
+            f"{rn}-control-plane-secrets-key",
             aws.iam.RolePolicyArgs(
                 role=cluster_role.name, policy=key.arn.apply(lambda arn: json.dumps(secrets_key_use_policy(arn)))
             ),
@@ -492,7 +492,9 @@ class KubernetesCluster(pulumi.ComponentResource):
                 )
             )
 
-        def pod_identity_role(key: str, service_account: str, policies: Sequence[str]):
+        def pod_identity_role(
+            key: str, service_account: str, policies: Sequence[str]
+        ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
             trust = self.cluster.arn.apply(
                 lambda arn: json.dumps(
                     pod_identity_trust_policy(cluster_arn=arn, namespace=KUBE_SYSTEM, service_account=service_account)

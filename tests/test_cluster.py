@@ -95,6 +95,10 @@ def preview() -> Program:
     return run_function(lambda: build(cluster_name=None), "dev", preview=True)
 
 
+def load_prod_cluster() -> ClusterConfig:
+    return ClusterConfig.model_validate(json.loads(stack_config("prod")["dataplatform:cluster"]))
+
+
 def cluster_inputs(program: Program) -> dict[str, Any]:
     return program.one(CLUSTER).inputs
 
@@ -183,8 +187,8 @@ def test_stateful_resources_protected_in_prod_only(prod, dev):
     assert cluster_inputs(prod)["deletionProtection"] is True
 
 
-def test_cluster_role_trusts_eks_only(prod):
-    role = role_named(prod, "cluster")
+def test_control_plane_role_trusts_eks_only(prod):
+    role = role_named(prod, "control-plane")
     statement = trust_statement(role)
     assert statement["Principal"] == {"Service": "eks.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
@@ -256,10 +260,6 @@ def test_node_role_has_no_cni_permissions(prod):
     assert trust_statement(role)["Principal"] == {"Service": "ec2.amazonaws.com"}
     assert attached(prod, role) == {"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly"}
     assert prod.exports["node_role_arn"] == role.outputs["arn"]
-
-
-def load_prod_cluster() -> ClusterConfig:
-    return ClusterConfig.model_validate(json.loads(stack_config("prod")["dataplatform:cluster"]))
 
 
 # --- add-ons -----------------------------------------------------------------------------------
@@ -355,13 +355,9 @@ def test_every_resource_uses_an_explicit_provider(stack, request):
     assert {r.provider_urn for r in program.resources if r.type.startswith("aws:")} == {aws_provider}
 
 
-def storage_class_manifest(resource: Resource) -> dict[str, Any]:
-    return {k: v for k, v in resource.inputs.items() if k != "__defaults"}
-
-
 @pytest.mark.parametrize(("stack", "reclaim"), [("prod", "Retain"), ("dev", "Delete")])
 def test_default_storage_class_is_encrypted_gp3(stack, reclaim, request):
-    manifest = storage_class_manifest(request.getfixturevalue(stack).one(STORAGE_CLASS))
+    manifest = request.getfixturevalue(stack).one(STORAGE_CLASS).inputs
     kubernetes_validate.validate(manifest, "1.35.0", strict=True)
     assert manifest["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
     assert manifest["provisioner"] == "ebs.csi.aws.com"
@@ -414,7 +410,7 @@ def test_alb_controller_policy_is_the_official_one(prod):
 
 def test_identity_policies_grant_no_wildcard_actions(prod):
     policies = prod.of_type("aws:iam/rolePolicy:RolePolicy")
-    assert {p.name for p in policies} == {"cluster-alb-controller", "cluster-cluster-secrets-key"}
+    assert {p.name for p in policies} == {"cluster-alb-controller", "cluster-control-plane-secrets-key"}
     for policy in policies:
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
