@@ -2,7 +2,8 @@
 
 Creates, in the domain namespace:
 - a generated password (pulumi-random) per tool, stored only in a Kubernetes Secret `<tool>-db`
-  (key `password`), and the server's admin password in Secret `metadata-db-admin`;
+  (under the key the tool's chart reads, plus the user name where the chart reads it from the
+  Secret too), and the server's admin password in Secret `metadata-db-admin`;
 - a Job that creates each tool's role and database if missing and (re)sets the role's password.
   It is idempotent: re-running it (a replaced Job) changes nothing but passwords that changed.
 
@@ -28,19 +29,36 @@ ADMIN_SECRET = "metadata-db-admin"
 # psql variables cannot be used inside dollar-quoted blocks, so each statement stands alone.
 _SQL = r"""
 SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
-ALTER ROLE :"role" WITH LOGIN PASSWORD :'pw';
+ALTER ROLE :"role" WITH LOGIN :createdb PASSWORD :'pw';
 GRANT :"role" TO CURRENT_USER;
 SELECT format('CREATE DATABASE %I OWNER %I', :'role', :'role') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'role') \gexec
 REVOKE ALL ON DATABASE :"role" FROM PUBLIC;
 """
 
 
-def init_script(tools: list[str]) -> str:
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """A tool's database: the Secret key its chart reads the password from, and what else it needs."""
+
+    tool: str
+    password_key: str = "password"
+    user_key: str | None = None  # some charts read the user name from the Secret as well
+    createdb: bool = False  # e.g. Airbyte's Temporal creates databases of its own
+
+
+def _password_var(tool: str) -> str:
+    return f"{tool.upper().replace('-', '_')}_PASSWORD"
+
+
+def init_script(specs: list[DatabaseSpec]) -> str:
     """The shell script the Job runs: one psql session per tool, stopping at the first error."""
     lines = ["set -eu"]
-    for tool in tools:
-        var = f"{tool.upper().replace('-', '_')}_PASSWORD"
-        lines.append(f"psql -v ON_ERROR_STOP=1 -v role={db_name(tool)} -v pw=\"${var}\" <<'SQL'{_SQL}SQL")
+    for spec in specs:
+        createdb = "CREATEDB" if spec.createdb else "NOCREATEDB"
+        lines.append(
+            f"psql -v ON_ERROR_STOP=1 -v role={db_name(spec.tool)} -v createdb={createdb} "
+            f'-v pw="${_password_var(spec.tool)}" <<' + "'SQL'" + f"{_SQL}SQL"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -55,7 +73,7 @@ class ToolDatabase:
     database: str
     user: str
     secret_name: str
-    secret_key: str
+    password_key: str
     sslmode: str
 
 
@@ -66,14 +84,14 @@ class MetadataDatabases(pulumi.ComponentResource):
         *,
         namespace: str,
         server: PostgresServer,
-        tools: list[str],
+        tools: list[DatabaseSpec],
         service_account: str,
         labels: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("dataplatform:metadata_db:MetadataDatabases", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tools = sorted(tools)
+        tools = sorted(tools, key=lambda t: t.tool)
 
         def meta(n: str) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=n, namespace=namespace, labels=labels)
@@ -100,25 +118,29 @@ class MetadataDatabases(pulumi.ComponentResource):
                 ),
             ),
         ]
-        for tool in tools:
+        for spec in tools:
+            tool = spec.tool
             password = random.RandomPassword(
                 f"{name}-{tool}", random.RandomPasswordArgs(length=32, special=False), opts=child
             )
             secret_name = f"{tool}-db"
+            data: dict[str, pulumi.Input[str]] = {spec.password_key: password.result}
+            if spec.user_key:
+                data[spec.user_key] = db_name(tool)
             secrets.append(
                 k8s.core.v1.Secret(
                     f"{name}-{tool}",
                     metadata=meta(secret_name),
                     type="Opaque",
-                    string_data={PASSWORD_KEY: password.result},
+                    string_data=data,
                     opts=child,
                 )
             )
             env.append(
                 k8s.core.v1.EnvVarArgs(
-                    name=f"{tool.upper().replace('-', '_')}_PASSWORD",
+                    name=_password_var(tool),
                     value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=PASSWORD_KEY)
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=spec.password_key)
                     ),
                 )
             )
@@ -128,7 +150,7 @@ class MetadataDatabases(pulumi.ComponentResource):
                 database=db_name(tool),
                 user=db_name(tool),
                 secret_name=secret_name,
-                secret_key=PASSWORD_KEY,
+                password_key=spec.password_key,
                 sslmode=server.sslmode,
             )
 

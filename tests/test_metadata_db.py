@@ -17,10 +17,14 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.interfaces import PostgresServer
-from components.metadata_db import MetadataDatabases, init_script
+from components.metadata_db import DatabaseSpec, MetadataDatabases, init_script
 from tests.harness import Program, Secret, run_function
 
-TOOLS = ["superset", "dagster", "airbyte"]
+TOOLS = [
+    DatabaseSpec("superset"),
+    DatabaseSpec("dagster", password_key="postgresql-password"),
+    DatabaseSpec("airbyte", user_key="DATABASE_USER", createdb=True),
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +63,9 @@ def test_job_reads_passwords_only_from_secrets(program: Program) -> None:
     passwords = {e["name"]: e for e in container["env"] if e["name"].endswith("PASSWORD")}
     assert set(passwords) == {"PGPASSWORD", "AIRBYTE_PASSWORD", "DAGSTER_PASSWORD", "SUPERSET_PASSWORD"}
     for env in passwords.values():
-        assert "value" not in env and env["valueFrom"]["secretKeyRef"]["key"] == "password"
+        assert "value" not in env and "secretKeyRef" in env["valueFrom"]
+    keys = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in passwords.values()}
+    assert keys["DAGSTER_PASSWORD"] == "postgresql-password" and keys["SUPERSET_PASSWORD"] == "password"
     assert "admin-pw-value" not in str(job.inputs)
     assert {e["name"]: e.get("value") for e in container["env"]}["PGSSLMODE"] == "require"
     kubernetes_validate.validate(dict(job.inputs), "1.35.0", strict=True)
@@ -132,6 +138,11 @@ def test_init_script_is_idempotent_on_a_real_postgres(postgres: dict[str, str]) 
     for _ in range(2):
         done = subprocess.run(["sh", "-c", script], env={**os.environ, **env}, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
+    createdb = _psql(
+        postgres,
+        "SELECT string_agg(rolname || ':' || rolcreatedb, ',' ORDER BY rolname) FROM pg_roles WHERE rolname IN ('airbyte','dagster')",
+    )
+    assert createdb == "airbyte:true,dagster:false"
     dbs = _psql(
         postgres,
         "SELECT string_agg(datname || ':' || pg_get_userbyid(datdba), ',' ORDER BY datname) FROM pg_database WHERE datname IN ('airbyte','dagster','superset')",
@@ -148,6 +159,8 @@ def test_init_script_is_idempotent_on_a_real_postgres(postgres: dict[str, str]) 
 def test_init_script_fails_loudly_on_error(postgres: dict[str, str]) -> None:
     bad = {**postgres, "PGDATABASE": "does_not_exist", "DAGSTER_PASSWORD": "x"}
     started = time.monotonic()
-    done = subprocess.run(["sh", "-c", init_script(["dagster"])], env={**os.environ, **bad}, capture_output=True)
+    done = subprocess.run(
+        ["sh", "-c", init_script([DatabaseSpec("dagster")])], env={**os.environ, **bad}, capture_output=True
+    )
     assert done.returncode != 0
     assert time.monotonic() - started < 10
