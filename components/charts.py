@@ -13,7 +13,18 @@ from pydantic import Field
 
 from components.validation import StrictModel
 
-ChartName = Literal["aws-load-balancer-controller",]
+ChartName = Literal[
+    "aws-load-balancer-controller",
+    "dagster",
+    "airbyte",
+    "superset",
+    "datahub",
+    "datahub-prerequisites",
+]
+
+# The Dagster chart is released with Dagster itself (same version); domain user-code images must
+# run this Dagster version, because the webserver and daemon images come from the chart.
+DAGSTER_VERSION = "1.12.13"
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,14 @@ class Chart:
 PINNED: dict[str, Chart] = {
     "aws-load-balancer-controller": Chart(
         chart="aws-load-balancer-controller", repo="https://aws.github.io/eks-charts", version="3.5.0"
+    ),
+    "dagster": Chart(chart="dagster", repo="https://dagster-io.github.io/helm", version=DAGSTER_VERSION),
+    # The V2 chart (airbytehq/charts index); 2.2.0 carries every key of the reference copy.
+    "airbyte": Chart(chart="airbyte", repo="https://airbytehq.github.io/charts", version="2.2.0"),
+    "superset": Chart(chart="superset", repo="https://apache.github.io/superset", version="0.22.8"),
+    "datahub": Chart(chart="datahub", repo="https://helm.datahubproject.io/", version="1.1.0"),
+    "datahub-prerequisites": Chart(
+        chart="datahub-prerequisites", repo="https://helm.datahubproject.io/", version="0.3.0"
     ),
 }
 

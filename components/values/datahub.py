@@ -1,0 +1,239 @@
+"""Helm values for the central catalog: DataHub (chart `datahub` 1.1.0) and, in dev, its
+prerequisites (chart `datahub-prerequisites` 0.3.0), both from https://helm.datahubproject.io/,
+in the platform namespace.
+
+dev: SQL (MySQL, or PostgreSQL), OpenSearch and Kafka come from the prerequisites release.
+prod: SQL is an RDS PostgreSQL (`DatahubArgs.sql`) and search an Amazon OpenSearch domain reached
+with IAM through EKS Pod Identity (`DatahubArgs.opensearch`); Kafka stays in-cluster unless
+`kafka_bootstrap` names another one. The schema registry is DataHub's internal one (GMS).
+
+Kubernetes Secrets the stack must create (platform namespace):
+- `auth_secret`, keys `system_client_secret`, `token_service_signing_key`, `token_service_salt`:
+  metadata-service authentication (the chart's own secret provisioning is off).
+- `encryption_secret`, key `encryption_key_secret`: encrypts secrets stored in DataHub.
+- `users_secret`, key `user.props`: the frontend's initial users, one `user:password` per line
+  (for example `datahub:<generated>`); mounted over the image's default file, whose password is known.
+- dev, MySQL: `mysql_secret`, keys `mysql-root-password`, `mysql-password`, `mysql-replication-password`
+  (the MySQL subchart's `auth.existingSecret`; DataHub logs in as root).
+- dev, PostgreSQL: `postgresql_secret`, keys `postgres-password`, `password`, `replication-password`
+  (DataHub logs in as `postgres` with `postgres-password`).
+- prod: `sql.password_secret`, key `sql.password_key`.
+
+ServiceAccounts (stack-created, for Pod Identity): `app_service_account` (GMS, frontend, actions)
+and `operator_service_account` (the system-update Jobs; the chart adds its scale-down Role).
+
+The frontend's Ingress stays disabled; the stack's Ingress targets `datahub_ui_service(release)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from components.values.common import (
+    Postgres,
+    check_label,
+    check_name,
+    container_security_context,
+    helm_fullname,
+    pod_security_context,
+    resources,
+)
+
+# DataHub images run as uid/gid 1000 (the chart's defaults).
+_UID = 1000
+_USERS_VOLUME = "datahub-users"
+# Where the frontend reads its initial users (the chart mounts `defaultUserCredentials` there too).
+_USER_PROPS_PATH = "/datahub-frontend/conf/user.props"
+# The OpenSearch chart's default cluster name + "-master"; independent of the release name.
+PREREQUISITES_OPENSEARCH_HOST = "opensearch-cluster-master"
+MYSQL_ROOT_PASSWORD_KEY = "mysql-root-password"
+POSTGRES_ADMIN_PASSWORD_KEY = "postgres-password"
+
+
+@dataclass(frozen=True)
+class AwsOpenSearch:
+    """An Amazon OpenSearch domain endpoint (HTTPS), authenticated with SigV4 from Pod Identity."""
+
+    host: str
+    region: str
+    port: int = 443
+
+
+@dataclass(frozen=True)
+class DatahubArgs:
+    auth_secret: str
+    encryption_secret: str
+    users_secret: str
+    app_service_account: str
+    operator_service_account: str
+    prerequisites_release: str = "prerequisites"
+    # dev: the prerequisites' database; `sql` (an external PostgreSQL) replaces it.
+    prerequisites_sql: Literal["mysql", "postgresql"] = "mysql"
+    mysql_secret: str = "mysql-secrets"
+    postgresql_secret: str = "postgresql-secrets"
+    sql: Postgres | None = None
+    opensearch: AwsOpenSearch | None = None
+    kafka_bootstrap: str | None = None
+
+    def __post_init__(self) -> None:
+        check_label(self.prerequisites_release, "prerequisites_release")
+        for field in (
+            "auth_secret",
+            "encryption_secret",
+            "users_secret",
+            "app_service_account",
+            "operator_service_account",
+            "mysql_secret",
+            "postgresql_secret",
+        ):
+            check_name(getattr(self, field), field)
+
+
+def _secret_ref(name: str, key: str) -> dict[str, str]:
+    return {"secretRef": name, "secretKey": key}
+
+
+def _postgres_datasource(host: str, port: int, database: str, user: str, password: dict[str, str], tls: bool):
+    query = "?sslmode=require" if tls else ""
+    return {
+        "host": f"{host}:{port}",
+        "port": str(port),
+        "url": f"jdbc:postgresql://{host}:{port}/{database}{query}",
+        "driver": "org.postgresql.Driver",
+        "database": database,
+        "username": user,
+        "password": password,
+    }
+
+
+def _datasource(args: DatahubArgs) -> dict[str, Any]:
+    if args.sql:
+        pg = args.sql
+        password = _secret_ref(pg.password_secret, pg.password_key)
+        return _postgres_datasource(pg.host, pg.port, pg.database, pg.user, password, pg.tls)
+    host = f"{args.prerequisites_release}-{args.prerequisites_sql}"
+    if args.prerequisites_sql == "postgresql":
+        password = _secret_ref(args.postgresql_secret, POSTGRES_ADMIN_PASSWORD_KEY)
+        return _postgres_datasource(host, 5432, "datahub", "postgres", password, tls=False)
+    return {
+        "host": f"{host}:3306",
+        "hostForMysqlClient": host,
+        "port": "3306",
+        "url": (
+            f"jdbc:mysql://{host}:3306/datahub?verifyServerCertificate=false&useSSL=true"
+            "&useUnicode=yes&characterEncoding=UTF-8&enabledTLSProtocols=TLSv1.2"
+        ),
+        "driver": "com.mysql.cj.jdbc.Driver",
+        "database": "datahub",
+        "username": "root",
+        "password": _secret_ref(args.mysql_secret, MYSQL_ROOT_PASSWORD_KEY),
+    }
+
+
+def _search(args: DatahubArgs) -> dict[str, Any]:
+    if args.opensearch:
+        return {
+            "host": args.opensearch.host,
+            "port": str(args.opensearch.port),
+            "useSSL": "true",
+            "iam": {"enabled": True},
+            "region": args.opensearch.region,
+        }
+    return {"host": PREREQUISITES_OPENSEARCH_HOST, "port": "9200", "useSSL": "false"}
+
+
+def _workload(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, Any]:
+    return {
+        "podSecurityContext": pod_security_context(_UID, _UID),
+        "securityContext": container_security_context(_UID, _UID),
+        "resources": resources(cpu, memory, cpu_limit=cpu_limit, memory_limit=memory_limit),
+    }
+
+
+def datahub_values(args: DatahubArgs) -> dict[str, Any]:
+    kafka = args.kafka_bootstrap or f"{args.prerequisites_release}-kafka:9092"
+    return {
+        "global": {
+            "sql": {"datasource": _datasource(args)},
+            "elasticsearch": _search(args),
+            "kafka": {"bootstrap": {"server": kafka}, "schemaregistry": {"type": "INTERNAL"}},
+            "datahub": {
+                "appServiceAccount": {"create": False, "name": args.app_service_account},
+                "metadata_service_authentication": {
+                    "enabled": True,
+                    "systemClientSecret": _secret_ref(args.auth_secret, "system_client_secret"),
+                    "tokenService": {
+                        "signingKey": _secret_ref(args.auth_secret, "token_service_signing_key"),
+                        "salt": _secret_ref(args.auth_secret, "token_service_salt"),
+                    },
+                    # The stack owns these Secrets; the chart would generate its own otherwise.
+                    "provisionSecrets": {"enabled": False},
+                },
+                "encryptionKey": {
+                    **_secret_ref(args.encryption_secret, "encryption_key_secret"),
+                    "provisionSecret": {"enabled": False},
+                },
+            },
+        },
+        "datahub-gms": {
+            "enabled": True,
+            # The chart default is a LoadBalancer; only the stack's Ingress exposes DataHub.
+            "service": {"type": "ClusterIP"},
+            **_workload("500m", "2Gi", "2", "3Gi"),
+        },
+        "datahub-frontend": {
+            "enabled": True,
+            "service": {"type": "ClusterIP"},
+            "ingress": {"enabled": False},
+            # Served over HTTPS by the ALB.
+            "authCookies": {"secure": "true"},
+            "extraVolumes": [{"name": _USERS_VOLUME, "secret": {"secretName": args.users_secret}}],
+            "extraVolumeMounts": [
+                {"name": _USERS_VOLUME, "mountPath": _USER_PROPS_PATH, "subPath": "user.props", "readOnly": True}
+            ],
+            **_workload("250m", "1Gi", "1", "1536Mi"),
+        },
+        "acryl-datahub-actions": {"enabled": True, **_workload("250m", "512Mi", "1", "1Gi")},
+        "datahubSystemUpdate": {
+            "serviceAccount": {"create": False, "name": args.operator_service_account, "rbac": True},
+            **_workload("250m", "1Gi", "1", "2Gi"),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class PrerequisitesArgs:
+    sql: Literal["mysql", "postgresql"] = "mysql"
+    mysql_secret: str = "mysql-secrets"
+    postgresql_secret: str = "postgresql-secrets"
+    opensearch_volume: str = "10Gi"
+
+    def __post_init__(self) -> None:
+        check_name(self.mysql_secret, "mysql_secret")
+        check_name(self.postgresql_secret, "postgresql_secret")
+
+
+def datahub_prerequisites_values(args: PrerequisitesArgs) -> dict[str, Any]:
+    """A small dev set: single-node OpenSearch, single-pod KRaft Kafka, one SQL database; no Neo4j."""
+    return {
+        "elasticsearch": {"enabled": False},
+        "opensearch": {
+            "enabled": True,
+            "singleNode": True,
+            "opensearchJavaOpts": "-Xms512m -Xmx512m",
+            "resources": resources("250m", "1Gi", cpu_limit="1", memory_limit="1536Mi"),
+            "persistence": {"size": args.opensearch_volume},
+        },
+        "neo4j": {"enabled": False},
+        "mysql": {"enabled": args.sql == "mysql", "auth": {"existingSecret": args.mysql_secret}},
+        "postgresql": {"enabled": args.sql == "postgresql", "auth": {"existingSecret": args.postgresql_secret}},
+        "cp-helm-charts": {"enabled": False},
+        "kafka": {"enabled": True},
+    }
+
+
+def datahub_ui_service(release: str) -> tuple[str, int]:
+    """Service name and port of the frontend (`datahub-frontend.fullname`, `service.port`)."""
+    check_label(release, "release")
+    return helm_fullname(release, "datahub-frontend"), 9002
