@@ -399,10 +399,15 @@ def format_summary(plan: dict[str, Any]) -> str:
             ]
         if s["iamGrants"]:
             lines.append("  IAM grants:")
+            by_role: dict[str, list[dict[str, Any]]] = {}
             for g in s["iamGrants"]:
-                lines.append(f"    role {g['role']} ({g['via']})")
-                for st in g["statements"]:
-                    lines.append(f"      {st['effect']} {_listed(st['actions'])} on {_listed(st['resources'])}")
+                by_role.setdefault(g["role"], []).append(g)
+            for role, grants in by_role.items():
+                lines.append(f"    role {role}:")
+                for g in grants:
+                    lines.append(f"      {g['via']}")
+                    for st in g["statements"]:
+                        lines.append(f"        {st['effect']} {_listed(st['actions'])} on {_listed(st['resources'])}")
         if s["urls"]:
             lines.append("  Exposed URLs:")
             lines += [f"    {u}" for u in s["urls"]]

@@ -207,7 +207,10 @@ def test_crafted_summary_lists_charts_grants_and_urls(tmp_path: Path) -> None:
     text = plan.format_summary(doc)
     assert "== domain alpha: 9 resources" in text
     assert "alpha/superset: superset 0.15.0 from https://apache.github.io/superset" in text
-    assert "Allow s3:GetObject, s3:ListBucket on arn:alpha/*" in text
+    assert (
+        "    role alpha-role:\n      inline alpha-read\n        Allow s3:GetObject, s3:ListBucket on arn:alpha/*"
+        in text
+    )
 
 
 def test_crafted_plan_writes_values_and_manifests(tmp_path: Path) -> None:
