@@ -1,13 +1,44 @@
-"""The data platform: validated config, then the foundation, then one DataDomainStack per domain."""
+"""The data platform: validated input, the foundation, one DataDomainStack per domain file, exports."""
+
+import os
+from pathlib import Path
 
 import pulumi
-import pulumi_aws as aws
 
 from components.config import load_stack_config
+from components.domain import DataDomainStack, grants_for
+from components.domain_config import load_domains
+from components.foundation import AwsFoundation
 
+PROJECT_DIR = Path(__file__).resolve().parent
+
+# 1. Every value a user wrote is validated before the first resource is registered.
 config = load_stack_config()
-provider = aws.Provider(
-    "aws", aws.ProviderArgs(region=config.region, default_tags=aws.ProviderDefaultTagsArgs(tags=config.common_tags))
+domains = load_domains(
+    Path(os.environ.get("DATAPLATFORM_DOMAINS_DIR", PROJECT_DIR / "domains")), stack=config.environment
 )
-bucket = aws.s3.Bucket("probe", opts=pulumi.ResourceOptions(provider=provider, protect=True))
-pulumi.export("bucket", bucket.bucket)
+
+# 2. The shared foundation of this environment.
+foundation = AwsFoundation("platform", config)
+
+# 3. One isolated slice per data domain.
+by_name = {d.name: d for d in domains}
+stacks = {
+    d.name: DataDomainStack(
+        d,
+        foundation,
+        grants=grants_for(d, by_name),
+        opts=pulumi.ResourceOptions(providers=foundation.providers),
+    )
+    for d in domains
+}
+
+# 4. Exports.
+pulumi.export("clusterName", foundation.cluster.name)
+pulumi.export("kubeconfig", foundation.cluster.kubeconfig)
+pulumi.export("vpcId", foundation.network.vpc_id)
+pulumi.export("privateSubnetIds", foundation.network.private_subnet_ids)
+pulumi.export("publicSubnetIds", foundation.network.public_subnet_ids)
+pulumi.export("lakeKmsKeyArn", foundation.lake.kms_key_arn)
+pulumi.export("platformBucket", foundation.lake.platform_bucket.name)
+pulumi.export("domains", {name: s.exports for name, s in stacks.items()})

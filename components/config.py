@@ -69,7 +69,8 @@ TagValue = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w .:/
 
 class NetworkConfig(StrictModel):
     cidr: Cidr = "10.20.0.0/16"
-    az_count: int = Field(default=3, ge=2, le=6)
+    # Redshift Serverless workgroups need subnets in at least three AZs.
+    az_count: int = Field(default=3, ge=3, le=6)
     nat_strategy: Literal["single", "perAz"] = "perAz"
     flow_logs: bool = True
     flow_log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365, 400, 545, 731] = 365

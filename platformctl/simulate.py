@@ -131,22 +131,22 @@ class PlatformMocks(mocks.Mocks):
         self.preview = preview
         self.region = region
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         token = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {
                 "names": [f"{self.region}{s}" for s in "abcdef"],
                 "zoneIds": [f"euw1-az{i}" for i in range(1, 7)],
-            }, None
+            }, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci", "userId": "AIDAEXAMPLE"}, None
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci", "userId": "AIDAEXAMPLE"}, []
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         if token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region}, None
+            return {"name": self.region, "region": self.region}, []
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            return {"json": json.dumps({"Version": "2012-10-17", "Statement": []})}, None
-        return {}, None
+            return {"json": json.dumps({"Version": "2012-10-17", "Statement": []})}, []
+        return {}, []
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
         digest = hashlib.sha1(f"{args.typ}/{args.name}".encode()).hexdigest()[:8]

@@ -1,0 +1,314 @@
+"""DataDomainStack: everything one data domain gets from its `domains/<name>.yaml`.
+
+Creates, under one component named after the domain:
+- NamespaceGuardrails: the namespace (PSS labels), ResourceQuota, LimitRange and NetworkPolicies;
+- the domain's data services from its foundation (on AWS: lake bucket with zone prefixes,
+  Redshift Serverless warehouse, metadata PostgreSQL on RDS, the Pod Identity role);
+- one ServiceAccount per tool, one database and login per tool (MetadataDatabases);
+- the tools as Helm releases, with values from the pure builders in `components.values`:
+  Dagster (running the domain's user-code image with dbt and Great Expectations), Airbyte and
+  Superset, each with an Ingress at `<tool>.<domain>.<baseDomain>`.
+
+Invariants:
+- a disabled tool creates nothing (no release, ServiceAccount, Secret, database or ingress);
+- secrets are generated (pulumi-random) or AWS-managed and reach pods only through Secrets this
+  component creates; Helm values carry Secret names only;
+- every logical name starts with the domain name, and no input depends on any other domain file,
+  so adding, removing or reordering domains changes nothing here;
+- every Kubernetes object lives in the domain namespace and uses the foundation's provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.charts import resolve
+from components.domain_config import Domain, parse_quantity
+from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
+from components.interfaces import DomainRequest, DomainServices, Foundation, ProductGrant
+from components.metadata_db import DatabaseSpec, MetadataDatabases
+from components.values import airbyte as airbyte_values
+from components.values import dagster as dagster_values
+from components.values import superset as superset_values
+from components.values.common import Image, Postgres, S3Access
+
+DOMAIN_LABEL = "dataplatform.io/domain"
+CATALOG_NAMESPACE = "platform"
+# Quota limits allow bursting to twice the requested total.
+LIMITS_FACTOR = 2
+
+
+@dataclass(frozen=True)
+class ToolNames:
+    """Kubernetes names of one tool in a domain namespace."""
+
+    release: str
+    service_account: str
+
+
+def tool_names(domain: str, tool: str) -> ToolNames:
+    return ToolNames(release=f"{domain}-{tool}", service_account=tool)
+
+
+def _times(quantity: str, factor: int, unit: str) -> str:
+    value = parse_quantity(quantity) * factor
+    if unit == "m":
+        return f"{int(value * 1000)}m"
+    return f"{int(value / Decimal(2**20))}Mi"
+
+
+def guardrails_args(domain: Domain, foundation: Foundation) -> GuardrailsArgs:
+    q, lr = domain.quota, domain.quota.limit_range
+    allow = foundation.network_allowances()
+    return GuardrailsArgs(
+        namespace=domain.name,
+        owner=domain.name,
+        quota=Quota(
+            requests_cpu=q.cpu,
+            requests_memory=q.memory,
+            limits_cpu=_times(q.cpu, LIMITS_FACTOR, "m"),
+            limits_memory=_times(q.memory, LIMITS_FACTOR, "Mi"),
+            pods=q.pods,
+        ),
+        container_defaults=ContainerDefaults(
+            request_cpu=lr.requests.cpu,
+            request_memory=lr.requests.memory,
+            limit_cpu=lr.limits.cpu,
+            limit_memory=lr.limits.memory,
+        ),
+        ingress_cidrs=allow.ingress_cidrs,
+        ingress_namespaces=allow.ingress_namespaces,
+        ui_ports=tuple(sorted(set(ui_ports(domain)))),
+        private_egress=allow.private_egress,
+        catalog_namespace=CATALOG_NAMESPACE,
+        extra_labels={"dataplatform.io/team": domain.owners.team},
+    )
+
+
+def ui_ports(domain: Domain) -> list[int]:
+    """Container ports the load balancer reaches (the UIs' pod ports)."""
+    tools = domain.tools
+    ports = []
+    if tools.dagster.enabled:
+        ports.append(80)
+    if tools.airbyte.enabled:
+        ports.append(8001)
+    if tools.superset.enabled:
+        ports.append(8088)
+    return ports
+
+
+def enabled_tools(domain: Domain) -> list[str]:
+    t = domain.tools
+    return [
+        name
+        for name, on in (
+            ("dagster", t.dagster.enabled),
+            ("airbyte", t.airbyte.enabled),
+            ("superset", t.superset.enabled),
+        )
+        if on
+    ]
+
+
+def domain_tags(domain: Domain) -> dict[str, str]:
+    return {"domain": domain.name, "owner": domain.owners.team, "cost-center": domain.cost_center}
+
+
+def grants_for(domain: Domain, all_domains: dict[str, Domain]) -> tuple[ProductGrant, ...]:
+    grants = []
+    for ref in sorted(domain.consumes):
+        producer, _, product = ref.partition(".")
+        spec = next(p for p in all_domains[producer].products if p.name == product)
+        grants.append(ProductGrant(producer=producer, product=product, prefix=spec.prefix))
+    return tuple(grants)
+
+
+class DataDomainStack(pulumi.ComponentResource):
+    def __init__(
+        self,
+        domain: Domain,
+        foundation: Foundation,
+        *,
+        grants: tuple[ProductGrant, ...] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("dataplatform:domain:DataDomainStack", domain.name, None, opts)
+        d = domain.name
+        self.domain = domain
+        config = foundation.config
+        tools = enabled_tools(domain)
+        labels = {DOMAIN_LABEL: d}
+
+        self.guardrails = NamespaceGuardrails(
+            d, guardrails_args(domain, foundation), opts=pulumi.ResourceOptions(parent=self)
+        )
+        ns = domain.name
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails])
+
+        service_accounts = [tool_names(d, t).service_account for t in tools]
+        if domain.tools.dagster.enabled:
+            service_accounts.append(DAGSTER_USER_CODE_SA)
+        if domain.tools.datahub_ingestion.enabled:
+            service_accounts.append(INGESTION_SA)
+        self.service_accounts = {
+            sa: k8s.core.v1.ServiceAccount(
+                f"{d}-sa-{sa}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=sa, namespace=ns, labels=labels),
+                automount_service_account_token=sa in (DAGSTER_SA, AIRBYTE_SA, DAGSTER_USER_CODE_SA),
+                opts=in_ns,
+            )
+            for sa in [*service_accounts, DB_INIT_SA]
+        }
+
+        self.services: DomainServices = foundation.provision_domain(
+            DomainRequest(
+                domain=d,
+                namespace=ns,
+                tags=domain_tags(domain),
+                service_accounts=tuple(service_accounts),
+                warehouse_base_capacity=domain.warehouse.base_capacity,
+                metadata_db_instance_class=domain.metadata_db.instance_class,
+                metadata_db_storage_gib=domain.metadata_db.allocated_storage_gib,
+                metadata_db_engine_version=domain.metadata_db.engine_version,
+                raw_retention_days=domain.lake.raw_retention_days,
+                noncurrent_version_days=domain.lake.noncurrent_version_expiry_days,
+                zones=tuple(domain.lake.zones),
+                grants=grants,
+            ),
+            parent=self,
+        )
+        services = self.services
+
+        self.databases = MetadataDatabases(
+            f"{d}-metadb",
+            namespace=ns,
+            server=services.metadata_db,
+            tools=[DATABASES[t] for t in tools],
+            service_account=DB_INIT_SA,
+            labels=labels,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails, *services.resources]),
+        )
+
+        ingress = foundation.ingress_settings(d)
+        base_domain = config.ingress.base_domain
+        self.urls: dict[str, str] = {t: f"{ingress.scheme}://{t}.{d}.{base_domain}" for t in tools}
+        self.releases: dict[str, k8s.helm.v3.Release] = {}
+        after_db = pulumi.ResourceOptions(parent=self, depends_on=[self.databases, *self.service_accounts.values()])
+
+        def release(
+            tool: str, values: pulumi.Input[dict[str, Any]], extra: list[pulumi.Resource] | None = None
+        ) -> None:
+            chart = resolve(tool, config.charts)
+            names = tool_names(d, tool)
+            self.releases[tool] = k8s.helm.v3.Release(
+                f"{d}-{tool}",
+                k8s.helm.v3.ReleaseArgs(
+                    name=names.release,
+                    namespace=ns,
+                    chart=chart.chart,
+                    version=chart.version,
+                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+                    values=values,
+                    atomic=True,
+                    cleanup_on_fail=True,
+                    timeout=900,
+                    max_history=10,
+                ),
+                opts=pulumi.ResourceOptions.merge(after_db, pulumi.ResourceOptions(depends_on=extra or [])),
+            )
+
+        s3 = services.s3
+        if domain.tools.dagster.enabled:
+            cfg = domain.tools.dagster
+            db = self.databases.databases["dagster"]
+            assert cfg.image is not None and cfg.code_location is not None  # the model requires both when enabled
+            values = pulumi.Output.all(s3.bucket, db.host, services.warehouse.host).apply(
+                lambda a, cfg=cfg, db=db: dagster_values.dagster_values(
+                    dagster_values.DagsterArgs(
+                        namespace=ns,
+                        code_location=d,
+                        image=Image(repository=cfg.image.repository, tag=cfg.image.tag),  # type: ignore[union-attr]
+                        module_name=cfg.code_location.module or "",  # type: ignore[union-attr]
+                        postgres=Postgres(a[1], db.port, db.database, db.user, db.secret_name, db.password_key),
+                        storage=S3Access(a[0], s3.region, s3.endpoint_url, s3.credentials_secret),
+                        warehouse=dagster_values.Warehouse(a[2], services.warehouse.port, services.warehouse.database),
+                        dbt_target=cfg.dbt.target or "prod",
+                        service_account=DAGSTER_SA,
+                        user_code_service_account=DAGSTER_USER_CODE_SA,
+                    )
+                )
+            )
+            release("dagster", values)
+
+        if domain.tools.airbyte.enabled:
+            db = self.databases.databases["airbyte"]
+            url = self.urls["airbyte"]
+            values = pulumi.Output.all(s3.bucket, db.host).apply(
+                lambda a, db=db, url=url: airbyte_values.airbyte_values(
+                    airbyte_values.AirbyteArgs(
+                        storage=S3Access(a[0], s3.region, s3.endpoint_url, s3.credentials_secret),
+                        postgres=Postgres(a[1], db.port, db.database, db.user, db.secret_name, db.password_key),
+                        service_account=AIRBYTE_SA,
+                        airbyte_url=url,
+                    )
+                )
+            )
+            release("airbyte", values, [self._airbyte_rbac(ns, labels)])
+
+        self.exports: dict[str, Any] = {
+            "namespace": ns,
+            "bucket": s3.bucket,
+            "warehouseEndpoint": services.warehouse.host,
+            "roleArn": services.role_arn,
+            "urls": self.urls,
+            "grants": [f"{g.producer}.{g.product}" for g in grants],
+        }
+        self.register_outputs(self.exports)
+
+    def _airbyte_rbac(self, ns: str, labels: dict[str, str]) -> pulumi.Resource:
+        """The chart's own Role uses apiGroups ["*"]; this one names exactly what Airbyte uses."""
+        d = self.domain.name
+        verbs = ["get", "list", "watch", "create", "update", "patch", "delete"]
+        role = k8s.rbac.v1.Role(
+            f"{d}-airbyte",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="airbyte", namespace=ns, labels=labels),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=[""],
+                    resources=["configmaps", "endpoints", "pods", "pods/log", "pods/exec", "pods/attach", "secrets"],
+                    verbs=verbs,
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=["batch"], resources=["jobs"], verbs=verbs),
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails]),
+        )
+        return k8s.rbac.v1.RoleBinding(
+            f"{d}-airbyte",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="airbyte", namespace=ns, labels=labels),
+            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role", name="airbyte"),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=AIRBYTE_SA, namespace=ns)],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+        )
+
+
+DAGSTER_SA = "dagster"
+DAGSTER_USER_CODE_SA = "dagster-user-code"
+AIRBYTE_SA = "airbyte"
+SUPERSET_SA = "superset"
+INGESTION_SA = "datahub-ingestion"
+DB_INIT_SA = "metadata-db-init"
+
+DATABASES = {
+    "dagster": DatabaseSpec("dagster", password_key=dagster_values.POSTGRES_PASSWORD_KEY),
+    "airbyte": DatabaseSpec("airbyte", user_key=airbyte_values.DATABASE_USER_KEY, createdb=True),
+    "superset": DatabaseSpec("superset"),
+}
+
+_unused = random  # superset secrets come next
