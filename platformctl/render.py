@@ -104,7 +104,7 @@ class RenderResult:
 
 @dataclass(frozen=True)
 class _Prepared:
-    chart: helm.Chart
+    path: Path
     external: tuple[dict[str, Any], ...]  # dependencies removed from Chart.yaml: not available offline
 
 
@@ -129,7 +129,7 @@ def _vendored(chart_dir: Path, dep: dict[str, Any]) -> bool:
 
 
 def _prepare(source: ChartSource) -> _Prepared:
-    """A private copy of `source` with its local subcharts packaged, loaded once per process."""
+    """A private copy of `source` with its local subcharts packaged, made once per process."""
     if source.path in _prepared:
         return _prepared[source.path]
     copy = _scratch() / f"{len(_prepared)}-{source.path.name}"
@@ -145,7 +145,7 @@ def _prepare(source: ChartSource) -> _Prepared:
         (copy / "Chart.lock").unlink(missing_ok=True)  # it pins the removed dependencies
     if local:
         helm.dependency_update(copy, skip_refresh=True)
-    prepared = _Prepared(helm.Chart.load(copy), tuple(external))
+    prepared = _Prepared(copy, tuple(external))
     _prepared[source.path] = prepared
     return prepared
 
@@ -244,16 +244,18 @@ def _render_release(
         result.approximate = True
         result.notes.append(f"approximate: the release pins {version}, the offline source is {source.version}")
     prepared = _prepare(source)
-    merged = prepared.chart.merge_values(values)
-    result.missing_dependencies = [
-        str(d.get("alias") or d["name"]) for d in prepared.external if dependency_enabled(d, merged)
-    ]
-    if result.missing_dependencies:
-        result.notes.append(
-            f"not rendered: dependencies {result.missing_dependencies} (from other chart repositories, "
-            "absent offline); the rest of the chart is rendered"
-        )
-    _render_chart(prepared.chart, values, result)
+    # A fresh handle per render: Helm removes the subcharts the values disable from the loaded chart itself.
+    with helm.Chart.load(prepared.path) as loaded:
+        merged = loaded.merge_values(values)
+        result.missing_dependencies = [
+            str(d.get("alias") or d["name"]) for d in prepared.external if dependency_enabled(d, merged)
+        ]
+        if result.missing_dependencies:
+            result.notes.append(
+                f"not rendered: dependencies {result.missing_dependencies} (from other chart repositories, "
+                "absent offline); the rest of the chart is rendered"
+            )
+        _render_chart(loaded, values, result)
     return result
 
 

@@ -143,7 +143,7 @@ def pss_baseline_violations(obj: dict[str, Any], version: str) -> list[str]:
     allowed_sysctls = frozenset().union(*(names for since, names in _SYSCTLS if v >= since))
     out += [f"unsafe sysctl {s.get('name')}" for s in psc.get("sysctls") or [] if s.get("name") not in allowed_sysctls]
     selinux_types = _SELINUX_TYPES | ({"container_engine_t"} if v >= (1, 31) else set())
-    out += _security_context_violations("pod", psc, selinux_types)
+    out += _security_context_violations("pod ", psc, selinux_types)
     for key, value in (pod_metadata(obj).get("annotations") or {}).items():
         if key.startswith(_APPARMOR_ANNOTATION) and value != "runtime/default" and not value.startswith("localhost/"):
             out.append(f"annotation {key}: {value}")
@@ -160,7 +160,7 @@ def pss_baseline_violations(obj: dict[str, Any], version: str) -> list[str]:
             out.append(f"{where}: adds capabilities {sorted(added)}")
         if sc.get("procMount") not in (None, "Default"):
             out.append(f"{where}: procMount {sc['procMount']}")
-        out += [f"{where}: {p}" for p in _security_context_violations("container", sc, selinux_types)]
+        out += [f"{where}: {p}" for p in _security_context_violations("", sc, selinux_types)]
         out += [
             f"{where}: hostPort {port['hostPort']}"
             for port in c.get("ports") or []
@@ -171,16 +171,16 @@ def pss_baseline_violations(obj: dict[str, Any], version: str) -> list[str]:
     return out
 
 
-def _security_context_violations(level: str, sc: dict[str, Any], selinux_types: set[str]) -> list[str]:
-    out = []
-    if (sc.get("seccompProfile") or {}).get("type") == "Unconfined":
-        out.append(f"{level} seccompProfile Unconfined")
-    if (sc.get("appArmorProfile") or {}).get("type") == "Unconfined":
-        out.append(f"{level} appArmorProfile Unconfined")
+def _security_context_violations(prefix: str, sc: dict[str, Any], selinux_types: set[str]) -> list[str]:
+    out = [
+        f"{prefix}{profile} Unconfined"
+        for profile in ("seccompProfile", "appArmorProfile")
+        if (sc.get(profile) or {}).get("type") == "Unconfined"
+    ]
     selinux = sc.get("seLinuxOptions") or {}
     if selinux.get("type", "") not in selinux_types:
-        out.append(f"{level} seLinuxOptions.type {selinux['type']}")
-    out += [f"{level} seLinuxOptions.{k} set" for k in ("user", "role") if selinux.get(k)]
+        out.append(f"{prefix}seLinuxOptions.type {selinux['type']}")
+    out += [f"{prefix}seLinuxOptions.{k} set" for k in ("user", "role") if selinux.get(k)]
     return out
 
 
