@@ -12,7 +12,6 @@ import parliament
 import pulumi
 import pulumi_aws as aws
 import pytest
-import yaml
 
 from components.charts import PINNED
 from components.cluster import KubernetesCluster, alb_controller_policy
@@ -20,8 +19,9 @@ from components.config import EKS_LOG_TYPES, ClusterConfig, load_stack_config
 from components.validation import ConfigError
 from components.values.alb_controller import alb_controller_values
 from platformctl import simulate
+from platformctl.chartkeys import unknown_keys
 from tests.harness import Program, Resource, Secret, run_function, stack_config
-from tests.test_values_alb_controller import REFERENCE_VALUES, unknown_keys
+from tests.test_values_alb_controller import reference
 
 ADMINS = ["arn:aws:iam::123456789012:role/PlatformAdmin", "arn:aws:iam::123456789012:user/ops/alice"]
 VPC_ID = "vpc-0123456789abcdef0"
@@ -383,7 +383,7 @@ def test_alb_controller_release(prod):
         cluster_name="dp-test", region="eu-west-1", vpc_id=VPC_ID, service_account="aws-load-balancer-controller"
     )
     assert inputs["values"] == expected
-    assert unknown_keys(inputs["values"], yaml.safe_load(REFERENCE_VALUES.read_text())) == []
+    assert unknown_keys(inputs["values"], reference()) == []
 
 
 def test_alb_controller_waits_for_nodes_identity_and_dns(prod):

@@ -12,17 +12,9 @@ import yaml
 
 from components.charts import PINNED
 from components.values.alb_controller import alb_controller_values
-from tests.harness import PROJECT_DIR
+from platformctl.chartkeys import reference_values, shared_charts_dir, unknown_keys
 
-SHARED = PROJECT_DIR.parent / "shared"
-REFERENCE_VALUES = SHARED / "charts" / "aws-load-balancer-controller-3.5.0.values.yaml"
-CHART_SOURCE = SHARED / "charts" / "src" / "aws-load-balancer-controller-3.5.0"
-# Maps the chart passes whole through `toYaml`: their keys are Kubernetes fields, checked on the render below.
-PASSTHROUGH = {
-    "securityContext": "templates/deployment.yaml",
-    "resources": "templates/deployment.yaml",
-    "podDisruptionBudget": "templates/pdb.yaml",
-}
+CHART_SOURCE = shared_charts_dir() / "src" / "aws-load-balancer-controller-3.5.0"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
 
 
@@ -36,18 +28,10 @@ def build(replicas: int = 2) -> dict[str, Any]:
     )
 
 
-def unknown_keys(values: dict[str, Any], reference: dict[str, Any], path: str = "") -> list[str]:
-    """Key paths of `values` that the reference defaults do not have (passthrough maps excepted)."""
-    missing = []
-    for key, value in values.items():
-        where = f"{path}{key}"
-        if key not in reference:
-            missing.append(where)
-        elif where in PASSTHROUGH:
-            continue
-        elif isinstance(value, dict):
-            missing += unknown_keys(value, reference[key] or {}, f"{where}.")
-    return missing
+def reference() -> dict[str, Any]:
+    found = reference_values("aws-load-balancer-controller", PINNED["aws-load-balancer-controller"].version)
+    assert found is not None
+    return found
 
 
 def test_pinned_chart_is_the_reference_version():
@@ -56,18 +40,7 @@ def test_pinned_chart_is_the_reference_version():
 
 
 def test_every_key_exists_in_the_chart_defaults():
-    reference = yaml.safe_load(REFERENCE_VALUES.read_text())
-    assert unknown_keys(build(), reference) == []
-
-
-def test_key_check_catches_a_misspelled_key():
-    reference = yaml.safe_load(REFERENCE_VALUES.read_text())
-    assert unknown_keys({"serviceAccount": {"nmae": "x"}, "vpcID": "v"}, reference) == ["serviceAccount.nmae", "vpcID"]
-
-
-def test_passthrough_maps_are_rendered_whole():
-    for key, template in PASSTHROUGH.items():
-        assert f"toYaml .Values.{key}" in (CHART_SOURCE / template).read_text(), key
+    assert unknown_keys(build(), reference()) == []
 
 
 @pytest.fixture(scope="module")

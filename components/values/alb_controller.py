@@ -1,13 +1,15 @@
 """Helm values for the AWS Load Balancer Controller chart (aws-load-balancer-controller 3.5.0).
 
 Every key exists in the chart's default values.yaml; `securityContext`, `resources` and
-`podDisruptionBudget` are passed through `toYaml` by the chart, so their contents are Kubernetes
-fields (checked against the Kubernetes schema by the tests, on the rendered chart).
+`podDisruptionBudget` are passed whole through `toYaml` by the chart, so their contents are
+Kubernetes fields (the tests validate the rendered chart against the Kubernetes schema).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from components.values.common import RUNTIME_DEFAULT_SECCOMP, resources
 
 
 def alb_controller_values(
@@ -31,12 +33,9 @@ def alb_controller_values(
             "readOnlyRootFilesystem": True,
             "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
+            "seccompProfile": dict(RUNTIME_DEFAULT_SECCOMP),
         },
-        "resources": {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"cpu": "500m", "memory": "512Mi"},
-        },
+        "resources": resources("100m", "128Mi", cpu_limit="500m", memory_limit="512Mi"),
         # Rendered only when replicaCount > 1; keeps one controller (and its webhook) up during node drains.
         "podDisruptionBudget": {"maxUnavailable": 1},
     }
