@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,3 +242,25 @@ def _unknown(value: Any, reference: Any, path: str) -> list[str]:
             for p in _unknown(item, reference[0], f"{path}[{i}]")
         ]
     return []
+
+
+_SECRETISH = re.compile(r"(?i)(passw|secret|token|salt|credential|signingkey|accesskey|apikey|privatekey)")
+
+
+def secret_like_values(values: Any, allowed: set[str], path: str = "") -> list[str]:
+    """Paths of string values under secret-sounding keys that are not in `allowed`.
+
+    `allowed` holds the Secret names, Secret keys and other non-secret strings the caller passed
+    in; anything else under a key like `password` or `secretKey` may be a secret leaked into values.
+    """
+    found: list[str] = []
+    if isinstance(values, dict):
+        for key, sub in values.items():
+            where = f"{path}.{key}" if path else str(key)
+            if _SECRETISH.search(str(key)) and isinstance(sub, str) and sub not in allowed:
+                found.append(where)
+            found += secret_like_values(sub, allowed, where)
+    elif isinstance(values, list):
+        for i, item in enumerate(values):
+            found += secret_like_values(item, allowed, f"{path}[{i}]")
+    return found

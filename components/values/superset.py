@@ -17,10 +17,13 @@ and the domain warehouse registered as a database connection, all without a secr
 - Redis auth: the chart writes the results and async-query backends with the password from
   `cache.password` (a value); a configOverrides block rebuilds them from REDIS_PASSWORD instead.
 
-Kubernetes Secret the stack must create (in the domain namespace), named `args.env_secret`:
-`SUPERSET_SECRET_KEY`, `DB_PASS`, `SUPERSET_ADMIN_PASSWORD`, `REDIS_PASSWORD`, `WAREHOUSE_PASSWORD`
-(when a warehouse is set), `redis-password` (bundled Redis only: the Redis subchart's default key in
-`redis.auth.existingSecret`, same value as REDIS_PASSWORD), plus the entries of `superset_secret_env`.
+Kubernetes Secrets the stack must create (in the domain namespace):
+- `args.env_secret`: `SUPERSET_SECRET_KEY`, `SUPERSET_ADMIN_PASSWORD`, `REDIS_PASSWORD`,
+  `WAREHOUSE_PASSWORD` (when a warehouse is set), `redis-password` (bundled Redis only: the Redis
+  subchart's default key in `redis.auth.existingSecret`, same value as REDIS_PASSWORD), plus the
+  entries of `superset_secret_env`.
+- `postgres.password_secret`, key `DB_PASS` (may be `env_secret` itself; otherwise it is added to
+  `envFromSecrets`).
 
 The chart's Ingress stays disabled; the stack's Ingress targets `superset_ui_service(release)`.
 """
@@ -92,11 +95,10 @@ class SupersetArgs:
 
     def __post_init__(self) -> None:
         check_name(self.env_secret, "env_secret")
-        if self.postgres.password_secret != self.env_secret or self.postgres.password_key != DB_PASSWORD_KEY:
+        if self.postgres.password_key != DB_PASSWORD_KEY:
             raise ValueError(
-                f"superset reads the metadata DB password from env {DB_PASSWORD_KEY}: put it in Secret "
-                f"{self.env_secret!r} under key {DB_PASSWORD_KEY!r} (got {self.postgres.password_secret!r}/"
-                f"{self.postgres.password_key!r})"
+                f"superset reads the metadata DB password from env {DB_PASSWORD_KEY}: store it under key "
+                f"{DB_PASSWORD_KEY!r} (got password_key={self.postgres.password_key!r})"
             )
         _plain(self.admin_username, "admin_username")
         _plain(self.admin_email, "admin_email")
@@ -211,9 +213,9 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
     container = container_security_context(_UID, _UID)
     # The chart sets pod runAsUser from the top-level `runAsUser`; repeating it here would duplicate the key.
     pod = {"runAsNonRoot": True, "runAsGroup": _UID, "fsGroup": _UID, "seccompProfile": {"type": "RuntimeDefault"}}
-    overrides = {"redis_auth": _REDIS_AUTH_OVERRIDE}
+    overrides = {"redis_backends": _REDIS_AUTH_OVERRIDE}
     if args.warehouse:
-        overrides["warehouse_password"] = _warehouse_override(args.warehouse)
+        overrides["warehouse_connection"] = _warehouse_override(args.warehouse)
 
     def component(cpu: str, memory: str, cpu_limit: str, memory_limit: str, waits: list[str]) -> dict[str, Any]:
         return {
@@ -230,6 +232,8 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
         "serviceAccount": {"create": True},
         "secretEnv": {"create": False},
         "envFromSecret": args.env_secret,
+        # Every Superset container (not the wait containers, which need no password) also loads these.
+        "envFromSecrets": [pg.password_secret] if pg.password_secret != args.env_secret else [],
         "bootstrapScript": _bootstrap_script(args.install_redshift_driver),
         "database": {
             "host": pg.host,

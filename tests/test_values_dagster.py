@@ -1,0 +1,207 @@
+"""Dagster values: keys exist in the pinned chart, runs use the K8sRunLauncher in the domain
+namespace, compute logs land in the domain bucket, and nothing secret is in the values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.charts import DAGSTER_VERSION, PINNED
+from components.values.common import Image, Postgres, S3Access
+from components.values.dagster import (
+    COMPUTE_LOG_PREFIX,
+    DagsterArgs,
+    Warehouse,
+    dagster_ui_service,
+    dagster_values,
+    user_code_env,
+)
+from platformctl.chartkeys import reference_values, secret_like_values, unknown_keys
+
+AWS = S3Access(bucket="dp-dev-sales-data", region="eu-west-1")
+LOCAL = S3Access(
+    bucket="sales-data", region="us-east-1", endpoint_url="http://minio.minio:9000", credentials_secret="s3-creds"
+)
+POSTGRES = Postgres("meta.internal", 5432, "dagster", "dagster", "dagster-db", "postgresql-password")
+SECRET_NAMES = {"dagster-db", "s3-creds", "warehouse-creds"}
+
+
+def args(storage: S3Access = AWS, warehouse_secret: str | None = None, **overrides: Any) -> DagsterArgs:
+    fields: dict[str, Any] = {
+        "namespace": "sales",
+        "code_location": "sales",
+        "image": Image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/sales-pipelines", "2024.06.1"),
+        "module_name": "sales_pipelines.definitions",
+        "postgres": POSTGRES,
+        "storage": storage,
+        "warehouse": Warehouse(
+            "sales.123.eu-west-1.redshift-serverless.amazonaws.com", 5439, "sales", warehouse_secret
+        ),
+        "dbt_target": "dev",
+        "service_account": "dagster",
+        "user_code_service_account": "dagster-user-code",
+    }
+    return DagsterArgs(**(fields | overrides))
+
+
+CASES = {
+    "aws": args(),
+    "s3-compatible": args(LOCAL, "warehouse-creds"),
+    "aws+warehouse-secret": args(AWS, "warehouse-creds"),
+}
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, Any]:
+    ref = reference_values("dagster", PINNED["dagster"].version)
+    assert ref is not None
+    return ref
+
+
+def deployment(values: dict[str, Any]) -> dict[str, Any]:
+    [one] = values["dagster-user-deployments"]["deployments"]
+    return one
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_key_exists_in_the_chart(case, reference):
+    assert unknown_keys(dagster_values(CASES[case]), reference) == []
+
+
+def test_pinned_chart_is_the_dagster_release():
+    assert PINNED["dagster"].version == DAGSTER_VERSION
+    assert PINNED["dagster"].repo == "https://dagster-io.github.io/helm"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_runs_use_the_k8s_run_launcher_in_the_domain_namespace(case):
+    launcher = dagster_values(CASES[case])["runLauncher"]
+    assert launcher["type"] == "K8sRunLauncher"
+    config = launcher["config"]["k8sRunLauncher"]
+    assert config["jobNamespace"] == "sales"
+    assert config["resources"]["limits"] and config["resources"]["requests"]
+
+
+def test_compute_logs_on_the_domain_bucket():
+    aws = dagster_values(CASES["aws"])["computeLogManager"]
+    assert aws["type"] == "S3ComputeLogManager"
+    assert aws["config"]["s3ComputeLogManager"] == {
+        "bucket": "dp-dev-sales-data",
+        "prefix": COMPUTE_LOG_PREFIX,
+        "region": "eu-west-1",
+    }
+    local = dagster_values(CASES["s3-compatible"])["computeLogManager"]["config"]["s3ComputeLogManager"]
+    assert local["endpointUrl"] == "http://minio.minio:9000"
+    assert local["bucket"] == "sales-data"
+
+
+def test_user_code_runs_the_domain_image():
+    one = deployment(dagster_values(CASES["aws"]))
+    assert one["name"] == "sales"
+    assert one["image"] == {
+        "repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sales-pipelines",
+        "tag": "2024.06.1",
+        "pullPolicy": "IfNotPresent",
+    }
+    assert one["dagsterApiGrpcArgs"] == ["--module-name", "sales_pipelines.definitions"]
+    assert one["includeConfigInLaunchedRuns"] == {"enabled": True}
+
+
+def test_user_code_env_is_non_secret_settings():
+    aws = {e["name"]: e["value"] for e in deployment(dagster_values(CASES["aws"]))["env"]}
+    assert aws["DATA_BUCKET"] == "dp-dev-sales-data"
+    assert aws["DATA_DOCS_PREFIX"] == "docs/"
+    assert aws["DBT_TARGET"] == "dev"
+    assert aws["WAREHOUSE_PORT"] == "5439"
+    assert "AWS_ENDPOINT_URL" not in aws
+    local = user_code_env(CASES["s3-compatible"])
+    assert local["AWS_ENDPOINT_URL"] == "http://minio.minio:9000"
+
+
+def test_secrets_reach_pods_only_by_secret_name():
+    aws = dagster_values(CASES["aws"])
+    assert deployment(aws)["envSecrets"] == []
+    assert aws["dagsterWebserver"]["envSecrets"] == []
+    local = dagster_values(CASES["s3-compatible"])
+    assert deployment(local)["envSecrets"] == [{"name": "s3-creds"}, {"name": "warehouse-creds"}]
+    assert local["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"] == [
+        {"name": "s3-creds"},
+        {"name": "warehouse-creds"},
+    ]
+    assert local["dagsterWebserver"]["envSecrets"] == [{"name": "s3-creds"}]
+    assert local["global"]["postgresqlSecretName"] == "dagster-db"
+    assert local["generatePostgresqlPasswordSecret"] is False
+    assert "postgresqlPassword" not in local["postgresql"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_no_secret_values(case):
+    assert secret_like_values(dagster_values(CASES[case]), SECRET_NAMES) == []
+
+
+def test_external_postgres_with_tls():
+    pg = dagster_values(CASES["aws"])["postgresql"]
+    assert pg["enabled"] is False
+    assert pg["postgresqlHost"] == "meta.internal"
+    assert pg["postgresqlParams"] == {"sslmode": "require"}
+    plain = Postgres("pg", 5432, "dagster", "dagster", "dagster-db", "postgresql-password", tls=False)
+    assert dagster_values(args(postgres=plain))["postgresql"]["postgresqlParams"] == {}
+
+
+def test_stack_created_service_accounts():
+    values = dagster_values(CASES["aws"])
+    assert values["serviceAccount"] == {"create": False, "name": "dagster"}
+    assert values["dagster-user-deployments"]["serviceAccount"] == {"create": False, "name": "dagster-user-code"}
+    assert "serviceAccountName" not in values["global"]  # it would override both
+
+
+def _containers(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        "webserver": values["dagsterWebserver"],
+        "daemon": values["dagsterDaemon"],
+        "user-code": deployment(values),
+    }
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_hardened_and_sized(case):
+    values = dagster_values(CASES[case])
+    for name, spec in _containers(values).items():
+        sc = spec["securityContext"]
+        assert sc["runAsNonRoot"] and sc["runAsUser"] > 0, name
+        assert sc["allowPrivilegeEscalation"] is False, name
+        assert sc["capabilities"] == {"drop": ["ALL"]}, name
+        assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert spec["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert set(spec["resources"]) == {"requests", "limits"}, name
+    for name in ("dagsterWebserver", "dagsterDaemon"):
+        assert set(values[name]["initContainerResources"]) == {"requests", "limits"}
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert launcher["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert launcher["runK8sConfig"]["podSpecConfig"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_ingress_is_left_to_the_stack():
+    assert dagster_values(CASES["aws"])["ingress"] == {"enabled": False}
+    assert dagster_ui_service("dagster") == ("dagster-dagster-webserver", 80)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"postgres": Postgres("pg", 5432, "d", "u", "dagster-db", "password")}, "postgresql-password"),
+        ({"code_location": "Sales_Code"}, "code_location"),
+        ({"service_account": "Bad Name"}, "service_account"),
+    ],
+)
+def test_bad_input_is_rejected(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        args(**overrides)
+
+
+def test_storage_modes_need_endpoint_and_secret_together():
+    with pytest.raises(ValueError, match="together"):
+        S3Access("b", "eu-west-1", endpoint_url="http://minio:9000")
+    with pytest.raises(ValueError, match="latest"):
+        Image("repo", "latest")
