@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import kubernetes_validate
@@ -18,7 +17,6 @@ from components.cluster import KubernetesCluster, alb_controller_policy
 from components.config import EKS_LOG_TYPES, ClusterConfig, load_stack_config
 from components.validation import ConfigError
 from components.values.alb_controller import alb_controller_values
-from platformctl import simulate
 from platformctl.chartkeys import unknown_keys
 from tests.harness import Program, Resource, Secret, run_function, stack_config
 from tests.test_values_alb_controller import reference
@@ -33,21 +31,6 @@ STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 # sha256 of the official docs/install/iam_policy.json at kubernetes-sigs/aws-load-balancer-controller v3.5.0,
 # canonical form json.dumps(policy, sort_keys=True).
 ALB_POLICY_V3_5_0_SHA256 = "d917aaadbc3281054a592cd496f5c80f8e0c11d59004558e1a05c7dc395b286a"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _invoke_mocks_without_failures() -> Iterator[None]:
-    # platformctl/simulate.py's PlatformMocks.call returns (result, None); pulumi's MockMonitor iterates the
-    # failures, so every invoke crashes. Normalise to [] until the harness returns an empty list itself.
-    original = simulate.PlatformMocks.call
-
-    def call(self: simulate.PlatformMocks, args: Any) -> tuple[dict, list[tuple[str, str]]]:
-        result, failures = original(self, args)
-        return result, failures or []
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(simulate.PlatformMocks, "call", call)
-        yield
 
 
 def build(cluster_name: str | None = "dp-test", config: ClusterConfig | None = None) -> None:
