@@ -462,6 +462,8 @@ class DataLake(pulumi.ComponentResource):
         """
         if purpose in self._purposes:
             raise ValueError(f"the lake already has a bucket for purpose {purpose!r}")
+        if noncurrent_version_days is not None and noncurrent_version_days < 1:
+            raise ValueError(f"noncurrent_version_days must be at least 1 (got {noncurrent_version_days})")
         for prefix, days in (expire_prefixes or {}).items():
             if not prefix or days < 1:
                 raise ValueError(f"expire_prefixes needs non-empty prefixes and days >= 1 (got {prefix!r}: {days})")
@@ -473,7 +475,9 @@ class DataLake(pulumi.ComponentResource):
             bucket_name=name,
             kms_key_arn=self.kms_key_arn,
             log_bucket=self.log_bucket.name,
-            noncurrent_version_days=noncurrent_version_days or self.noncurrent_version_days,
+            noncurrent_version_days=self.noncurrent_version_days
+            if noncurrent_version_days is None
+            else noncurrent_version_days,
             expire_prefixes=expire_prefixes,
             force_destroy=self.protection.force_destroy_buckets,
             protect=self.protection.protect_stateful,

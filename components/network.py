@@ -50,7 +50,8 @@ def subnet_layout(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
     return [str(b) for b in public_blocks[:az_count]], [str(b) for b in blocks[:az_count]]
 
 
-def _first_zones(names: list[str], count: int) -> list[str]:
+def first_zones(names: list[str], count: int) -> list[str]:
+    """The first `count` AZ names, or a RunError naming the config key when the region has fewer."""
     if len(names) < count:
         raise pulumi.RunError(
             f"dataplatform:network.azCount is {count} but the region has only {len(names)} available AZs"
@@ -86,7 +87,7 @@ class Network(pulumi.ComponentResource):
             filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
             opts=invoke,
         )
-        names = zones.names.apply(lambda n: _first_zones(list(n), count))
+        names = zones.names.apply(lambda n: first_zones(list(n), count))
         self.azs: list[pulumi.Output[str]] = [names.apply(lambda n, i=i: n[i]) for i in range(count)]
         region = aws.get_region_output(opts=invoke).region
 
