@@ -18,6 +18,7 @@ from components.config import EKS_LOG_TYPES, ClusterConfig, load_stack_config
 from components.validation import ConfigError
 from components.values.alb_controller import alb_controller_values
 from platformctl.chartkeys import unknown_keys
+from policy import rules
 from tests.harness import Program, Resource, Secret, run_function, stack_config
 from tests.test_values_alb_controller import reference
 
@@ -35,7 +36,14 @@ ALB_POLICY_V3_5_0_SHA256 = "d917aaadbc3281054a592cd496f5c80f8e0c11d59004558e1a05
 
 def build(cluster_name: str | None = "dp-test", config: ClusterConfig | None = None) -> None:
     stack = load_stack_config()
-    provider = aws.Provider("aws", aws.ProviderArgs(region=stack.region))
+    # As AwsFoundation builds it: the tagging standard as default tags.
+    provider = aws.Provider(
+        "aws",
+        aws.ProviderArgs(
+            region=stack.region,
+            default_tags=aws.ProviderDefaultTagsArgs(tags={**stack.common_tags, "domain": "platform"}),
+        ),
+    )
     cluster = KubernetesCluster(
         "cluster",
         config or stack.cluster,
@@ -457,6 +465,16 @@ def test_parliament_check_would_catch_a_bad_condition():
         ],
     }
     assert findings_above_low(bad) != []
+
+
+# --- the policy pack's rules --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stack", "environment"), [("prod", "prod"), ("dev", "dev"), ("preview", "dev")])
+def test_policy_rules_pass(stack, environment, request):
+    program: Program = request.getfixturevalue(stack)
+    findings = rules.evaluate([rules.from_record(r) for r in program.resources], rules.Ctx(environment=environment))
+    assert [(f.rule, f.urn, f.message) for f in findings] == []
 
 
 # --- preview of a new stack --------------------------------------------------------------------
