@@ -40,14 +40,13 @@ def _config(stack: str) -> StackConfig:
 
 @pytest.fixture(scope="module")
 def invokes() -> Iterator[list[Any]]:
-    """Records every invoke; also answers failures=[] where the harness answers None (MockMonitor iterates it)."""
+    """Records every invoke the mocks answer (token, args, provider)."""
     calls: list[Any] = []
     original = PlatformMocks.call
 
     def call(self: PlatformMocks, args: Any) -> tuple[dict, list[tuple[str, str]]]:
         calls.append(args)
-        result, failures = original(self, args)
-        return result, failures or []
+        return original(self, args)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(PlatformMocks, "call", call)
