@@ -2,8 +2,8 @@
 StorageClass, the AWS Load Balancer Controller, and the Kubernetes provider built from the cluster.
 
 Creates:
-- IAM roles: the cluster role (trusted by eks.amazonaws.com: AmazonEKSClusterPolicy, plus use of
-  the secrets key), the node role (ec2.amazonaws.com: AmazonEKSWorkerNodePolicy,
+- IAM roles: the control-plane role (trusted by eks.amazonaws.com: AmazonEKSClusterPolicy, plus use
+  of the secrets key), the node role (ec2.amazonaws.com: AmazonEKSWorkerNodePolicy,
   AmazonEC2ContainerRegistryReadOnly), and one EKS Pod Identity role each for vpc-cni
   (AmazonEKS_CNI_Policy), the EBS CSI driver (AmazonEBSCSIDriverPolicy) and the load balancer
   controller (its official IAM policy for the pinned app version);
@@ -25,11 +25,12 @@ Invariants:
   root volume, no SSH key or remote access, private subnets only;
 - pods get AWS permissions only from Pod Identity roles trusted by pods.eks.amazonaws.com for one
   cluster, namespace and service account; the node role holds no CNI permissions;
-- every Kubernetes resource uses this cluster's provider;
+- every Kubernetes resource uses this cluster's provider and waits for the admin access entries;
+- the cluster and its key are protected per `protect` and retained on delete in prod;
 - logical names come from config keys and ARN digests, never from list positions.
 
-EKS on 1.30 and later no longer marks its built-in `gp2` class as default, so `gp3` is the only
-default class; `gp2` is left in place (removing it could break claims that name it).
+From Kubernetes 1.30, EKS no longer marks a `gp2` class as default, so `gp3` is the only default
+class; a `gp2` class EKS may still create is left alone (deleting it could break claims naming it).
 """
 
 from __future__ import annotations
