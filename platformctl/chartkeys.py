@@ -28,6 +28,7 @@ when there is no reference for that chart version.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -187,11 +188,14 @@ def _load(path: Path) -> dict[str, Any]:
 
 def reference_values(chart: str, version: str) -> dict[str, Any] | None:
     """The chart version's default values with subcharts merged in, or None without a reference."""
+    loaded = _reference(chart, version, shared_charts_dir())
+    return copy.deepcopy(loaded) if loaded is not None else None
+
+
+@functools.lru_cache(maxsize=16)
+def _reference(chart: str, version: str, root: Path) -> dict[str, Any] | None:
     ref = REFERENCES.get((chart, version))
-    if ref is None:
-        return None
-    root = shared_charts_dir()
-    if not (root / ref.values).is_file():
+    if ref is None or not (root / ref.values).is_file():
         return None
     values = _load(root / ref.values)
     for alias, file in ref.subcharts.items():
@@ -203,7 +207,7 @@ def reference_values(chart: str, version: str) -> dict[str, Any] | None:
         _drop_path(values, path)
     for path in DOCUMENTED_KEYS.get(chart, {}):
         _set_path(values, path, None)
-    return copy.deepcopy(values)
+    return values
 
 
 def _free_form(reference: Any) -> bool:

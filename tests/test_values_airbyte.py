@@ -13,7 +13,7 @@ import yaml
 
 from components.charts import PINNED
 from components.values.airbyte import AirbyteArgs, airbyte_ui_service, airbyte_values
-from components.values.common import Postgres, S3Access
+from components.values.common import S3_CREDENTIAL_KEYS, Postgres, S3Access
 from platformctl.chartkeys import reference_values, secret_like_values, shared_charts_dir, unknown_keys
 
 AWS = S3Access(bucket="dp-dev-sales-data", region="eu-west-1")
@@ -146,8 +146,8 @@ def test_rendered_credentials_come_from_the_stack_secrets(rendered):
     [chart_secret] = [o for o in rendered["aws"] if o["kind"] == "Secret"]
     assert chart_secret["stringData"]["AWS_ACCESS_KEY_ID"] == ""
     local = secret_refs(rendered["s3-compatible"])
-    assert local["AWS_ACCESS_KEY_ID"] == {("s3-creds", "AWS_ACCESS_KEY_ID")}
-    assert local["AWS_SECRET_ACCESS_KEY"] == {("s3-creds", "AWS_SECRET_ACCESS_KEY")}
+    for key in S3_CREDENTIAL_KEYS:
+        assert local[key] == {("s3-creds", key)}
 
 
 def test_rendered_service_port_matches_the_ui_helper(rendered):

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+# Keys of the S3-compatible credentials Secret (the stack writes them; the tools read them).
 S3_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -100,10 +101,6 @@ class Image:
             raise ValueError(f"image {self.repository}: pin a tag other than 'latest' (got {self.tag!r})")
         if self.pull_policy not in ("Always", "IfNotPresent", "Never"):
             raise ValueError(f"image pull policy must be Always, IfNotPresent or Never: {self.pull_policy!r}")
-
-    @property
-    def reference(self) -> str:
-        return f"{self.repository}:{self.tag}"
 
 
 def resources(

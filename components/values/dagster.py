@@ -39,6 +39,7 @@ from components.values.common import (
 
 # The chart mounts this key of `global.postgresqlSecretName` as DAGSTER_PG_PASSWORD.
 POSTGRES_PASSWORD_KEY = "postgresql-password"
+# Keys of `Warehouse.credentials_secret`, for the stack that writes it.
 WAREHOUSE_CREDENTIAL_KEYS = ("WAREHOUSE_USER", "WAREHOUSE_PASSWORD")
 COMPUTE_LOG_PREFIX = "dagster/compute-logs"
 DATA_DOCS_PREFIX = "docs/"
