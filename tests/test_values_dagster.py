@@ -12,7 +12,7 @@ from components.values.common import Image, Postgres, S3Access
 from components.values.dagster import (
     COMPUTE_LOG_PREFIX,
     DagsterArgs,
-    Warehouse,
+    WarehouseEndpoint,
     dagster_ui_service,
     dagster_values,
     user_code_env,
@@ -35,7 +35,7 @@ def args(storage: S3Access = AWS, warehouse_secret: str | None = None, **overrid
         "module_name": "sales_pipelines.definitions",
         "postgres": POSTGRES,
         "storage": storage,
-        "warehouse": Warehouse(
+        "warehouse": WarehouseEndpoint(
             "sales.123.eu-west-1.redshift-serverless.amazonaws.com", 5439, "sales", warehouse_secret
         ),
         "dbt_target": "dev",

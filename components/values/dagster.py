@@ -39,7 +39,7 @@ from components.values.common import (
 
 # The chart mounts this key of `global.postgresqlSecretName` as DAGSTER_PG_PASSWORD.
 POSTGRES_PASSWORD_KEY = "postgresql-password"
-# Keys of `Warehouse.credentials_secret`, for the stack that writes it.
+# Keys of `WarehouseEndpoint.credentials_secret`, for the stack that writes it.
 WAREHOUSE_CREDENTIAL_KEYS = ("WAREHOUSE_USER", "WAREHOUSE_PASSWORD")
 COMPUTE_LOG_PREFIX = "dagster/compute-logs"
 DATA_DOCS_PREFIX = "docs/"
@@ -55,7 +55,7 @@ _RUN_RESOURCES = resources("500m", "1Gi", cpu_limit="2", memory_limit="2Gi")
 
 
 @dataclass(frozen=True)
-class Warehouse:
+class WarehouseEndpoint:
     """The domain warehouse endpoint; credentials only by Secret name (see module docstring)."""
 
     host: str
@@ -65,7 +65,7 @@ class Warehouse:
 
     def __post_init__(self) -> None:
         if self.credentials_secret is not None:
-            check_name(self.credentials_secret, "Warehouse.credentials_secret")
+            check_name(self.credentials_secret, "WarehouseEndpoint.credentials_secret")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class DagsterArgs:
     module_name: str
     postgres: Postgres
     storage: S3Access
-    warehouse: Warehouse
+    warehouse: WarehouseEndpoint
     dbt_target: str
     service_account: str
     user_code_service_account: str
