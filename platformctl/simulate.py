@@ -193,6 +193,8 @@ class PlatformMocks(mocks.Mocks):
             )
         elif typ == "aws:ec2/vpc:Vpc":
             outputs.update(defaultSecurityGroupId=f"sg-{digest}", mainRouteTableId=f"rtb-{digest}")
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            outputs["latestVersion"] = 1
         elif typ.startswith("random:"):
             outputs.setdefault("result", f"mock-{digest}")
         return rid, outputs
