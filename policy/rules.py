@@ -315,6 +315,7 @@ LIFECYCLE = (
     "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
 )
 LOGGING = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 
 
 @resource_rule(
@@ -333,7 +334,8 @@ def _s3_public_access_block(res: Res, ctx: Ctx) -> Iterator[str]:
 
 @resource_rule(
     "s3-encryption-kms",
-    "S3 default encryption uses aws:kms with a customer KMS key and the bucket key on (CKV_AWS_145, S3.4).",
+    "S3 default encryption uses aws:kms with a customer KMS key and the bucket key on (CKV_AWS_145, S3.4); "
+    "SSE-S3 only where s3-sse-s3-log-bucket-only allows it.",
     SSE,
     dev=MANDATORY,
     prod=MANDATORY,
@@ -347,9 +349,11 @@ def _s3_encryption_kms(res: Res, ctx: Ctx) -> Iterator[str]:
     for rule in _list(rules):
         by_default = _get(rule, "applyServerSideEncryptionByDefault")
         algorithm = _get(by_default, "sseAlgorithm")
-        key = _get(by_default, "kmsMasterKeyId")
-        if algorithm is not UNKNOWN and algorithm not in ("aws:kms", "aws:kms:dsse"):
+        if algorithm in (UNKNOWN, "AES256"):
+            continue
+        if algorithm not in KMS_ALGORITHMS:
             yield f"sseAlgorithm must be aws:kms (is {algorithm!r})"
+        key = _get(by_default, "kmsMasterKeyId")
         if key is None or (isinstance(key, str) and (not key or "alias/aws/" in key)):
             yield "kmsMasterKeyId must name a customer-managed KMS key, not the AWS-managed aws/s3 key"
         bucket_key = _get(rule, "bucketKeyEnabled")
@@ -530,6 +534,26 @@ def _s3_access_logging(resources: Sequence[Res], ctx: Ctx) -> Iterator[tuple[str
     for urn, companions in logged.items():
         if not companions and not targets[urn]:
             yield urn, "bucket has no BucketLogging (and is no log bucket)"
+
+
+@stack_rule(
+    "s3-sse-s3-log-bucket-only",
+    "Only the server access log bucket may use SSE-S3 (AES256) instead of SSE-KMS: S3 server access logging "
+    "does not deliver to SSE-KMS targets.",
+    (*BUCKETS, *SSE, *LOGGING),
+    dev=MANDATORY,
+    prod=MANDATORY,
+)
+def _s3_sse_s3(resources: Sequence[Res], ctx: Ctx) -> Iterator[tuple[str, str]]:
+    log_targets = {urn for urn, logs in _bucket_companions(resources, LOGGING, prop="targetBucket").items() if logs}
+    for urn, configs in _bucket_companions(resources, SSE).items():
+        algorithms = [
+            _get(r, "applyServerSideEncryptionByDefault", "sseAlgorithm")
+            for c in configs
+            for r in _list(c.props.get("rules"))
+        ]
+        if "AES256" in algorithms and urn not in log_targets:
+            yield urn, "bucket uses SSE-S3 (AES256) but is no access-log target; use SSE-KMS with the lake key"
 
 
 # --- AWS: EKS and nodes ----------------------------------------------------------------------------
