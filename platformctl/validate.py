@@ -53,8 +53,16 @@ POLICY_INPUTS: dict[str, tuple[tuple[str, PolicyKind], ...]] = {
     "aws:opensearch/domainPolicy:DomainPolicy": (("accessPolicies", "resource"),),
 }
 
-# Parliament rates these LOW, but a misspelt action silently grants (or denies) nothing.
-_PROMOTED = {"UNKNOWN_ACTION", "UNKNOWN_PREFIX"}
+# Findings that are gaps in parliament 1.6.4's IAM data, not policy problems. AWS documents the key for
+# AddTags (https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/tagging-resources-during-creation.html),
+# and the AWS Load Balancer Controller's published policy uses it; one of parliament's three
+# `elasticloadbalancing` service entries lacks it.
+_PARLIAMENT_GAPS = {
+    (
+        "UNKNOWN_CONDITION_FOR_ACTION",
+        "Unknown condition elasticloadbalancing:CreateAction for action elasticloadbalancing:AddTags",
+    ),
+}
 _SEVERITIES = ["MUTE", "INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
 # Parliament needs a Resource in every statement; a trust policy's resource is the role itself.
 _TRUST_SUBJECT = "arn:aws:iam::*:role/*"
@@ -146,7 +154,7 @@ def _project_findings(doc: dict[str, Any], kind: PolicyKind) -> list[IamFinding]
 
 
 def iam_findings(doc: dict[str, Any] | str, kind: PolicyKind) -> list[IamFinding]:
-    """Parliament findings above LOW (plus misspelt actions), and the project's own IAM rules.
+    """Parliament findings above LOW, and the project's own IAM rules.
 
     Parliament has no notion of policy type (duo-labs/parliament#14, #229): it checks `Principal`
     when present but requires `Resource`, so trust policies are analysed with the role as resource.
@@ -165,9 +173,13 @@ def iam_findings(doc: dict[str, Any] | str, kind: PolicyKind) -> list[IamFinding
     out: list[IamFinding] = []
     for f in policy.findings:
         f = parliament.enhance_finding(f)
-        if f.issue in _PROMOTED or _SEVERITIES.index(f.severity) > _SEVERITIES.index("LOW"):
-            detail = f.detail if f.detail else f.title
-            out.append(IamFinding(f.issue, f.severity, f"{detail} {f.location}", "parliament"))
+        detail = str(f.detail or f.title)
+        if _SEVERITIES.index(f.severity) <= _SEVERITIES.index("LOW") or (f.issue, detail) in _PARLIAMENT_GAPS:
+            continue
+        where = f.location.get("string") if isinstance(f.location, dict) else None
+        finding = IamFinding(f.issue, f.severity, f"{detail} (at {where})" if where else detail, "parliament")
+        if finding not in out:  # parliament repeats a finding once per service entry sharing the prefix
+            out.append(finding)
     return out + project
 
 
@@ -246,18 +258,27 @@ def is_builtin(manifest: dict[str, Any], version: str) -> bool:
 
 def schema_check(manifest: dict[str, Any], version: str) -> tuple[list[str], str | None]:
     """(errors, note): kubernetes-validate strict; a custom kind has no schema and is noted, not failed."""
+    # kubernetes-validate reads its schema files on every call; identical objects (the same chart in
+    # several releases or stacks) are validated once. JSON text is what the API server receives.
+    errors, note = _schema_check(json.dumps(manifest, sort_keys=True, default=str), version)
+    return list(errors), note
+
+
+@lru_cache(maxsize=4096)
+def _schema_check(text: str, version: str) -> tuple[tuple[str, ...], str | None]:
+    manifest = json.loads(text)
     if not manifest.get("apiVersion") or not manifest.get("kind"):
-        return ["apiVersion and kind are required"], None
+        return ("apiVersion and kind are required",), None
     try:
         kubernetes_validate.validate(manifest, f"{version}.0", strict=True)
     except kubernetes_validate.SchemaNotFoundError as e:
         if is_builtin(manifest, version):
-            return [f"{e.message} (a built-in API group: wrong kind or a removed apiVersion)"], None
-        return [], f"not validated: no schema for {manifest['kind']} ({manifest['apiVersion']})"
+            return (f"{e.message} (a built-in API group: wrong kind or a removed apiVersion)",), None
+        return (), f"not validated: no schema for {manifest['kind']} ({manifest['apiVersion']})"
     except kubernetes_validate.ValidationError as e:
         where = ".".join(str(p) for p in e.absolute_path) or "(root)"
-        return [f"{where}: {e.message}"], None
-    return [], None
+        return (f"{where}: {e.message}",), None
+    return (), None
 
 
 def k8s_errors(manifest: dict[str, Any], version: str) -> list[str]:
