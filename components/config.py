@@ -67,19 +67,25 @@ InstanceType = Annotated[str, AfterValidator(_instance_type)]
 TagValue = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w .:/=+@-]+$")]
 
 
+def _vpc_cidr(value: str) -> str:
+    prefix = ipaddress.IPv4Network(value).prefixlen
+    if not 16 <= prefix <= 20:
+        raise ValueError(
+            "must be a /16 to /20 block: AWS allows at most /16, and /20 is the least that holds the subnets"
+        )
+    return value
+
+
+VpcCidr = Annotated[Cidr, AfterValidator(_vpc_cidr)]
+
+
 class NetworkConfig(StrictModel):
-    cidr: Cidr = "10.20.0.0/16"
+    cidr: VpcCidr = "10.20.0.0/16"
     # Redshift Serverless workgroups need subnets in at least three AZs.
     az_count: int = Field(default=3, ge=3, le=6)
     nat_strategy: Literal["single", "perAz"] = "perAz"
     flow_logs: bool = True
     flow_log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365, 400, 545, 731] = 365
-
-    @model_validator(mode="after")
-    def _room_for_subnets(self) -> NetworkConfig:
-        if ipaddress.IPv4Network(self.cidr).prefixlen > 20:
-            raise ValueError("cidr must be /20 or larger to hold a public and a private subnet per AZ")
-        return self
 
 
 class NodeGroupConfig(StrictModel):
@@ -142,34 +148,87 @@ class IngressConfig(StrictModel):
     )
 
 
+class ManagedSqlConfig(StrictModel):
+    """The catalog's SQL store on RDS PostgreSQL (catalog.sql: rds)."""
+
+    instance_class: str = Field(default="db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    allocated_storage_gib: int = Field(default=50, ge=20, le=65536)
+    engine_version: Literal["14", "15", "16", "17"] = "16"
+
+
+class ManagedSearchConfig(StrictModel):
+    """The catalog's search on Amazon OpenSearch Service (catalog.search: opensearch)."""
+
+    instance_type: str = Field(default="m7g.large.search", pattern=r"^[a-z0-9]+\.[a-z0-9]+\.search$")
+    instance_count: int = Field(default=3, ge=1, le=20)
+    volume_size_gib: int = Field(default=50, ge=10, le=16384)
+    engine_version: str = Field(default="OpenSearch_2.19", pattern=r"^OpenSearch_\d+\.\d+$")
+
+
+class NamespaceQuotaConfig(StrictModel):
+    cpu: str = Field(default="8", pattern=r"^\d+(\.\d+)?m?$")
+    memory: str = Field(default="32Gi", pattern=r"^\d+(Mi|Gi)$")
+    pods: int = Field(default=60, ge=1, le=500)
+
+
+class CatalogConfig(StrictModel):
+    """The central DataHub in the `platform` namespace."""
+
+    enabled: bool = True
+    # in-cluster: the datahub-prerequisites chart runs it; rds/opensearch: managed AWS services.
+    sql: Literal["in-cluster", "rds"] = "in-cluster"
+    search: Literal["in-cluster", "opensearch"] = "in-cluster"
+    rds: ManagedSqlConfig = ManagedSqlConfig()
+    opensearch: ManagedSearchConfig = ManagedSearchConfig()
+    # An external Kafka (e.g. Amazon MSK) instead of the in-cluster one: bootstrap servers host:port,...
+    kafka_bootstrap_servers: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+:\d+(,[a-z0-9.-]+:\d+)*$")
+    schema_registry_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    quota: NamespaceQuotaConfig = NamespaceQuotaConfig()
+
+    @model_validator(mode="after")
+    def _kafka_pair(self) -> CatalogConfig:
+        if (self.kafka_bootstrap_servers is None) != (self.schema_registry_url is None):
+            raise ValueError("set kafkaBootstrapServers and schemaRegistryUrl together (external Kafka), or neither")
+        return self
+
+
+class LocalConfig(StrictModel):
+    """The laptop foundation (foundation: local): an existing cluster from the current kubeconfig."""
+
+    kube_context: str | None = Field(default=None, description="kubeconfig context; default: the current one")
+    storage_class: str | None = Field(default=None, description="StorageClass for volumes; default: the cluster's")
+
+
 class StackConfig(StrictModel):
-    environment: Literal["dev", "prod"]
+    environment: Literal["dev", "prod", "local"]
+    foundation: Literal["aws", "local"] = "aws"
     region: Region = "eu-west-1"
     tags: TagsConfig
     network: NetworkConfig = NetworkConfig()
-    cluster: ClusterConfig
+    cluster: ClusterConfig | None = None
     protection: ProtectionConfig = ProtectionConfig()
     ingress: IngressConfig
+    catalog: CatalogConfig = CatalogConfig()
+    local: LocalConfig = LocalConfig()
     charts: dict[ChartName, ChartOverride] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _prod_baseline(self) -> StackConfig:
-        if self.environment != "prod":
-            return self
-        problems = []
-        if set(self.cluster.log_types) != set(EKS_LOG_TYPES):
-            problems.append(f"cluster.logTypes must include all five log types in prod: {', '.join(EKS_LOG_TYPES)}")
-        if not self.protection.protect_stateful:
-            problems.append("protection.protectStateful must be true in prod")
-        if self.protection.force_destroy_buckets:
-            problems.append("protection.forceDestroyBuckets must be false in prod")
-        if self.protection.kms_deletion_window_days != 30:
-            problems.append("protection.kmsDeletionWindowDays must be 30 in prod")
-        if not self.network.flow_logs:
-            problems.append("network.flowLogs must be true in prod")
-        if problems:
-            raise ValueError("; ".join(problems))
+    def _foundation_needs(self) -> StackConfig:
+        if self.foundation == "aws" and self.cluster is None:
+            raise ValueError("cluster is required when foundation is aws (set dataplatform:cluster)")
+        if self.foundation == "local" and (self.catalog.sql != "in-cluster" or self.catalog.search != "in-cluster"):
+            raise ValueError(
+                "a local foundation runs the catalog in-cluster: set catalog.sql and catalog.search to in-cluster"
+            )
+        if self.environment == "prod" and self.foundation != "aws":
+            raise ValueError("prod runs on the aws foundation")
         return self
+
+    @property
+    def eks(self) -> ClusterConfig:
+        """The cluster settings of an AWS foundation (validated to be present)."""
+        assert self.cluster is not None, "cluster config is required on the aws foundation"
+        return self.cluster
 
     @property
     def common_tags(self) -> dict[str, str]:
@@ -205,10 +264,48 @@ def raw_namespace_config(namespace: str = NAMESPACE) -> dict[str, Any]:
 def parse_stack_config(raw: dict[str, Any], namespace: str = NAMESPACE) -> StackConfig:
     """Validate `raw` (config keys without the namespace) or raise ConfigError naming each bad key."""
     try:
-        return StackConfig.model_validate(raw)
+        config = StackConfig.model_validate(raw)
     except ValidationError as exc:
         problems = describe_errors(namespace, exc, separator=":")
         raise ConfigError(problems, title="invalid stack configuration (Pulumi.<stack>.yaml)") from None
+    problems = [f"{namespace}:{key}: {problem}" for key, problem in prod_baseline_problems(config)]
+    if problems:
+        raise ConfigError(problems, title="invalid stack configuration (Pulumi.<stack>.yaml)")
+    return config
+
+
+def prod_baseline_problems(config: StackConfig) -> list[tuple[str, str]]:
+    """(key, problem) for each SECURITY.md control a prod stack relaxes; empty outside prod."""
+    if config.environment != "prod":
+        return []
+    checks = [
+        (
+            "cluster.logTypes",
+            set(config.eks.log_types) == set(EKS_LOG_TYPES),
+            f"must list all five log types in prod: {', '.join(EKS_LOG_TYPES)}",
+            config.eks.log_types,
+        ),
+        (
+            "protection.protectStateful",
+            config.protection.protect_stateful,
+            "must be true in prod",
+            config.protection.protect_stateful,
+        ),
+        (
+            "protection.forceDestroyBuckets",
+            not config.protection.force_destroy_buckets,
+            "must be false in prod",
+            config.protection.force_destroy_buckets,
+        ),
+        (
+            "protection.kmsDeletionWindowDays",
+            config.protection.kms_deletion_window_days == 30,
+            "must be 30 in prod",
+            config.protection.kms_deletion_window_days,
+        ),
+        ("network.flowLogs", config.network.flow_logs, "must be true in prod", config.network.flow_logs),
+    ]
+    return [(key, f"{message} (got {got!r})") for key, ok, message, got in checks if not ok]
 
 
 def load_stack_config() -> StackConfig:

@@ -52,7 +52,7 @@ class AwsFoundation(pulumi.ComponentResource):
         )
         self.cluster = KubernetesCluster(
             "cluster",
-            config.cluster,
+            config.eks,
             name=self.cluster_name,
             environment=env,
             region=config.region,
