@@ -200,7 +200,8 @@ def _iam_grants(resources: list[Resource], all_resources: list[Resource]) -> lis
     role_names: dict[str, str] = {}
     policies: dict[str, Resource] = {}
     for r in all_resources:
-        keys = [r.outputs.get("name"), r.outputs.get("arn"), r.inputs.get("name")]
+        # RolePolicy.role is often role.id; records carry it once simulate stores `id`.
+        keys = [r.outputs.get("name"), r.outputs.get("arn"), r.inputs.get("name"), getattr(r, "id", None)]
         if r.type == "aws:iam/role:Role":
             role_names.update({k: r.name for k in keys if isinstance(k, str)})
         elif r.type == "aws:iam/policy:Policy":
@@ -329,7 +330,7 @@ def build_plan(program: Program) -> dict[str, Any]:
                     "ignore_changes": list(r.ignore_changes),
                     "aliases": list(r.aliases),
                     "provider": r.provider_urn,
-                    "depends_on": list(r.depends_on),
+                    "depends_on": sorted(r.depends_on),  # registration order varies between runs
                 },
             }
             for r in program.resources
