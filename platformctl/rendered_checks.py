@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from components.domain_config import parse_quantity
-from platformctl.validate import schema_check
+from platformctl.validate import minor_version, schema_check
 
 
 @dataclass(frozen=True)
@@ -122,17 +122,12 @@ _SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t"}
 _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
-def _minor(version: str) -> tuple[int, int]:
-    major, minor = version.lstrip("v").split(".")[:2]
-    return int(major), int(minor)
-
-
 def pss_baseline_violations(obj: dict[str, Any], version: str) -> list[str]:
     """Violations of the PSS baseline profile at Kubernetes `version`, for any object that runs pods."""
     spec = pod_spec(obj)
     if spec is None:
         return []
-    v = _minor(version)
+    v = minor_version(version)
     out: list[str] = []
     psc = spec.get("securityContext") or {}
 

@@ -237,7 +237,9 @@ def k8s_manifests(program: Program) -> list[dict[str, Any]]:
 @lru_cache(maxsize=8)
 def builtin_groups(version: str) -> frozenset[str]:
     """API groups served by Kubernetes itself at `version`, read from kubernetes-validate's own schemas."""
-    schema_version = [v for v in kubernetes_validate.utils.all_versions() if _minor(v) <= _minor(version)][-1]
+    schema_version = [
+        v for v in kubernetes_validate.utils.all_versions() if minor_version(v) <= minor_version(version)
+    ][-1]
     path = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{schema_version}-local-strict"
     defs = json.loads((path / "_definitions.json").read_text())["$defs"]
     return frozenset(
@@ -245,7 +247,8 @@ def builtin_groups(version: str) -> frozenset[str]:
     )
 
 
-def _minor(version: str) -> tuple[int, int]:
+def minor_version(version: str) -> tuple[int, int]:
+    """(major, minor) of a Kubernetes version such as "1.35", "v1.35.2"."""
     major, minor = version.lstrip("v").split(".")[:2]
     return int(major), int(minor)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from platformctl.render import NOT_OFFLINE, render_program
+from platformctl.render import NOT_OFFLINE, known_secrets, render_program
 from platformctl.rendered_checks import check_objects
 from platformctl.validate import (
     cluster_version,
@@ -36,7 +36,7 @@ def manifest_problems(program: Program) -> list[str]:
     version = cluster_version(program)
     manifests = k8s_manifests(program)
     problems = [f"{m['kind']} {m['metadata'].get('name')}: {e}" for m in manifests for e in schema_check(m, version)[0]]
-    findings, _ = check_objects(manifests, version=version)
+    findings, _ = check_objects(manifests, version=version, known_secrets=known_secrets(program))
     return problems + [str(f) for f in findings if f.check != "schema"]
 
 
