@@ -487,7 +487,7 @@ def _bucket_companions(resources: Sequence[Res], types: Sequence[str], prop: str
 
 @stack_rule(
     "s3-bucket-controls",
-    "Every bucket has a public access block, KMS default encryption, a bucket policy, "
+    "Every bucket has a public access block, default encryption, a bucket policy, "
     "BucketOwnerEnforced ownership controls and a lifecycle configuration.",
     (*BUCKETS, *PUBLIC_ACCESS_BLOCK, *SSE, *BUCKET_POLICY, *OWNERSHIP, *LIFECYCLE),
     dev=MANDATORY,

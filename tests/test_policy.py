@@ -1216,3 +1216,12 @@ def test_pack_reports_resource_and_stack_violations(pack_stub: Any) -> None:
     ).diagnostics
     assert {(d.policyName, d.urn) for d in diagnostics} == {("k8s-domain-quota", "urn:ns")}
     assert {analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel) for d in diagnostics} == {"MANDATORY"}
+
+
+def test_readme_lists_every_rule_with_its_levels() -> None:
+    rows = {}
+    for line in (PROJECT_DIR / "policy" / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = (cells[2], cells[3])
+    assert rows == {rule.name: (rule.level("dev"), rule.level("prod")) for rule in RULES.values()}
