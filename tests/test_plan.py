@@ -356,17 +356,21 @@ def test_cli_plans_dev_within_30_seconds(tmp_path: Path) -> None:
     assert (tmp_path / "plan.json").is_file()
 
 
-def test_cli_reports_a_bad_stack_without_traceback(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "platformctl", "plan", "--stack", "nosuchstack", "--out", str(tmp_path)],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+@pytest.mark.parametrize(
+    ("stack", "domain_file", "expected"),
+    [("nosuchstack", None, "Pulumi.nosuchstack.yaml"), ("dev", "sales.yaml", "sales.yaml: description")],
+)
+def test_cli_reports_bad_input_without_traceback(
+    stack: str, domain_file: str | None, expected: str, tmp_path: Path
+) -> None:
+    command = [sys.executable, "-m", "platformctl", "plan", "--stack", stack, "--out", str(tmp_path / "out")]
+    if domain_file:
+        (tmp_path / domain_file).write_text("name: sales\n")
+        command += ["--domains-dir", str(tmp_path)]
+    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
-    assert "Pulumi.nosuchstack.yaml" in done.stderr and "Traceback" not in done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 SAMPLE_DOMAINS = sorted((PROJECT_DIR / "domains").glob("*.yaml"))
