@@ -1046,7 +1046,8 @@ def _aws_tags(resources: Sequence[Res], ctx: Ctx) -> Iterator[tuple[str, str]]:
         if not res.type.startswith("aws:"):
             continue
         provider = providers.get(res.provider)
-        if provider is None or provider.name.startswith("default"):
+        # The engine names the providers it makes up "default" or "default_<version>".
+        if provider is None or re.fullmatch(r"default(_[0-9_]+.*)?", provider.name):
             yield res.urn, "uses a default aws provider; pass the foundation's provider (it carries the default tags)"
             continue
         defaults, own = _default_tags(provider), _tags(res.props.get("tags"))

@@ -493,6 +493,7 @@ CASES: dict[str, Case] = {
             tags_world({"domain": "platform"}),
             tags_world(STANDARD_TAGS, env="dev"),
             [r(BUCKET, {"tags": {"environment": "prod", **STANDARD_TAGS}})],
+            [r(AWS_PROVIDER, name="default_7_51_1"), r(BUCKET, provider=r(AWS_PROVIDER, name="default_7_51_1").urn)],
         ],
     ),
     "aws-tags-no-empty-override": Case(
