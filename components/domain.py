@@ -205,7 +205,7 @@ class DataDomainStack(pulumi.ComponentResource):
         def release(
             tool: str, values: pulumi.Input[dict[str, Any]], extra: list[pulumi.Resource] | None = None
         ) -> None:
-            chart = resolve(tool, config.charts)
+            chart = resolve(tool, {**config.charts})
             names = tool_names(d, tool)
             self.releases[tool] = k8s.helm.v3.Release(
                 f"{d}-{tool}",
@@ -225,6 +225,7 @@ class DataDomainStack(pulumi.ComponentResource):
             )
 
         s3 = services.s3
+        warehouse_secret = self._warehouse_credentials(services, ns, labels)
         if domain.tools.dagster.enabled:
             cfg = domain.tools.dagster
             db = self.databases.databases["dagster"]
@@ -238,7 +239,9 @@ class DataDomainStack(pulumi.ComponentResource):
                         module_name=cfg.code_location.module or "",  # type: ignore[union-attr]
                         postgres=Postgres(a[1], db.port, db.database, db.user, db.secret_name, db.password_key),
                         storage=S3Access(a[0], s3.region, s3.endpoint_url, s3.credentials_secret),
-                        warehouse=dagster_values.Warehouse(a[2], services.warehouse.port, services.warehouse.database),
+                        warehouse=dagster_values.WarehouseEndpoint(
+                            a[2], services.warehouse.port, services.warehouse.database, warehouse_secret
+                        ),
                         dbt_target=cfg.dbt.target or "prod",
                         service_account=DAGSTER_SA,
                         user_code_service_account=DAGSTER_USER_CODE_SA,
@@ -262,6 +265,47 @@ class DataDomainStack(pulumi.ComponentResource):
             )
             release("airbyte", values, [self._airbyte_rbac(ns, labels)])
 
+        if domain.tools.superset.enabled:
+            release("superset", *self._superset(domain, services, ns, labels))
+
+        ui_services = {
+            "dagster": dagster_values.dagster_ui_service,
+            "airbyte": airbyte_values.airbyte_ui_service,
+            "superset": superset_values.superset_ui_service,
+        }
+        self.ingresses = {}
+        for tool in tools:
+            service, port = ui_services[tool](tool_names(d, tool).release)
+            self.ingresses[tool] = k8s.networking.v1.Ingress(
+                f"{d}-{tool}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=tool, namespace=ns, labels=labels, annotations=ingress.annotations
+                ),
+                spec=k8s.networking.v1.IngressSpecArgs(
+                    ingress_class_name=ingress.class_name,
+                    rules=[
+                        k8s.networking.v1.IngressRuleArgs(
+                            host=f"{tool}.{d}.{base_domain}",
+                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                                paths=[
+                                    k8s.networking.v1.HTTPIngressPathArgs(
+                                        path="/",
+                                        path_type="Prefix",
+                                        backend=k8s.networking.v1.IngressBackendArgs(
+                                            service=k8s.networking.v1.IngressServiceBackendArgs(
+                                                name=service,
+                                                port=k8s.networking.v1.ServiceBackendPortArgs(number=port),
+                                            )
+                                        ),
+                                    )
+                                ]
+                            ),
+                        )
+                    ],
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.releases[tool]]),
+            )
+
         self.exports: dict[str, Any] = {
             "namespace": ns,
             "bucket": s3.bucket,
@@ -271,6 +315,95 @@ class DataDomainStack(pulumi.ComponentResource):
             "grants": [f"{g.producer}.{g.product}" for g in grants],
         }
         self.register_outputs(self.exports)
+
+    def _warehouse_credentials(self, services: DomainServices, ns: str, labels: dict[str, str]) -> str | None:
+        """A password-authenticated warehouse (local PostgreSQL) needs a login Secret; IAM needs none."""
+        wh = services.warehouse
+        if wh.password is None:
+            return None
+        k8s.core.v1.Secret(
+            f"{self.domain.name}-warehouse-credentials",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=WAREHOUSE_SECRET, namespace=ns, labels=labels),
+            type="Opaque",
+            string_data={"WAREHOUSE_USER": wh.user, "WAREHOUSE_PASSWORD": wh.password},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails]),
+        )
+        return WAREHOUSE_SECRET
+
+    def _superset(
+        self, domain: Domain, services: DomainServices, ns: str, labels: dict[str, str]
+    ) -> tuple[pulumi.Output[dict[str, Any]], list[pulumi.Resource]]:
+        """Superset's values, and the one Secret its pods read every credential from."""
+        d = domain.name
+        cfg = domain.tools.superset
+        db = self.databases.databases["superset"]
+        wh = services.warehouse
+        release_name = tool_names(d, "superset").release
+        redis = (
+            superset_values.SupersetRedis()
+            if cfg.redis.bundled
+            else superset_values.SupersetRedis(cfg.redis.host, cfg.redis.port)
+        )
+
+        def args(db_host: str, wh_host: str, workgroup: str | None) -> superset_values.SupersetArgs:
+            iam = wh.auth == "iam"
+            return superset_values.SupersetArgs(
+                env_secret=SUPERSET_ENV_SECRET,
+                postgres=Postgres(
+                    db_host, db.port, db.database, db.user, SUPERSET_ENV_SECRET, superset_values.DB_PASSWORD_KEY
+                ),
+                redis=redis,
+                admin_username="admin",
+                admin_email=domain.owners.email,
+                warehouse=superset_values.RedshiftConnection(
+                    name=f"{d} warehouse",
+                    host=wh_host,
+                    port=wh.port,
+                    database=wh.database,
+                    user="iam" if iam else wh.user,
+                    iam_workgroup=workgroup if iam else None,
+                    region=services.s3.region if iam else None,
+                    dialect="redshift" if wh.kind == "redshift" else "postgresql",
+                ),
+                service_account=SUPERSET_SA,
+            )
+
+        workgroup = wh.workgroup if wh.workgroup is not None else pulumi.Output.from_input("")
+        plain = pulumi.Output.all(db.host, wh.host, workgroup).apply(
+            lambda a: superset_values.superset_secret_env(args(a[0], a[1], a[2] or None), release_name)
+        )
+        child = pulumi.ResourceOptions(parent=self)
+        random_key = random.RandomPassword(
+            f"{d}-superset-secret-key", random.RandomPasswordArgs(length=64, special=False), opts=child
+        )
+        admin = random.RandomPassword(
+            f"{d}-superset-admin", random.RandomPasswordArgs(length=24, special=False), opts=child
+        )
+        redis_pw = random.RandomPassword(
+            f"{d}-superset-redis", random.RandomPasswordArgs(length=32, special=False), opts=child
+        )
+        secret_data: dict[str, pulumi.Input[str]] = {
+            "SUPERSET_SECRET_KEY": random_key.result,
+            superset_values.DB_PASSWORD_KEY: self.databases.passwords["superset"],
+            "SUPERSET_ADMIN_PASSWORD": admin.result,
+            "REDIS_PASSWORD": redis_pw.result,
+            "redis-password": redis_pw.result,
+        }
+        if wh.password is not None:
+            secret_data["WAREHOUSE_PASSWORD"] = wh.password
+        for key in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "REDIS_HOST", "REDIS_PORT"):
+            secret_data[key] = plain.apply(lambda e, key=key: e[key])
+        env_secret = k8s.core.v1.Secret(
+            f"{d}-superset-env",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SUPERSET_ENV_SECRET, namespace=ns, labels=labels),
+            type="Opaque",
+            string_data=secret_data,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails]),
+        )
+        values = pulumi.Output.all(db.host, wh.host, workgroup).apply(
+            lambda a: superset_values.superset_values(args(a[0], a[1], a[2] or None))
+        )
+        return values, [env_secret]
 
     def _airbyte_rbac(self, ns: str, labels: dict[str, str]) -> pulumi.Resource:
         """The chart's own Role uses apiGroups ["*"]; this one names exactly what Airbyte uses."""
@@ -303,6 +436,8 @@ DAGSTER_USER_CODE_SA = "dagster-user-code"
 AIRBYTE_SA = "airbyte"
 SUPERSET_SA = "superset"
 INGESTION_SA = "datahub-ingestion"
+SUPERSET_ENV_SECRET = "superset-env"
+WAREHOUSE_SECRET = "warehouse-credentials"
 DB_INIT_SA = "metadata-db-init"
 
 DATABASES = {
@@ -310,5 +445,3 @@ DATABASES = {
     "airbyte": DatabaseSpec("airbyte", user_key=airbyte_values.DATABASE_USER_KEY, createdb=True),
     "superset": DatabaseSpec("superset"),
 }
-
-_unused = random  # superset secrets come next

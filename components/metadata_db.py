@@ -105,6 +105,8 @@ class MetadataDatabases(pulumi.ComponentResource):
         )
         secrets: list[pulumi.Resource] = [admin]
         self.databases: dict[str, ToolDatabase] = {}
+        # Secret Outputs, for tools whose chart wants the password in a Secret of its own layout.
+        self.passwords: dict[str, pulumi.Output[str]] = {}
         env: list[k8s.core.v1.EnvVarArgs] = [
             k8s.core.v1.EnvVarArgs(name="PGHOST", value=server.host),
             k8s.core.v1.EnvVarArgs(name="PGPORT", value=str(server.port)),
@@ -123,6 +125,7 @@ class MetadataDatabases(pulumi.ComponentResource):
             password = random.RandomPassword(
                 f"{name}-{tool}", random.RandomPasswordArgs(length=32, special=False), opts=child
             )
+            self.passwords[tool] = password.result
             secret_name = f"{tool}-db"
             data: dict[str, pulumi.Input[str]] = {spec.password_key: password.result}
             if spec.user_key:

@@ -47,6 +47,7 @@ from components.values.common import (
 DB_PASSWORD_KEY = "DB_PASS"
 # sqlalchemy-redshift 0.8.x supports SQLAlchemy 1.4, which Superset uses.
 REDSHIFT_DRIVER = "sqlalchemy-redshift==0.8.14"
+BOTO3 = "boto3==1.44.5"
 _DEPS_DIR = "/tmp/superset-deps"
 # The superset user of the official image.
 _UID = 1000
@@ -63,23 +64,38 @@ class SupersetRedis:
 
 @dataclass(frozen=True)
 class RedshiftConnection:
-    """The domain warehouse as Superset shows it; the password is WAREHOUSE_PASSWORD in the Secret."""
+    """The domain warehouse as Superset shows it.
+
+    Credentials: with `iam_workgroup` set (AWS), Superset asks Redshift Serverless for temporary
+    ones (GetCredentials) with its Pod Identity role each time it connects; otherwise the password
+    is WAREHOUSE_PASSWORD in the Secret. `dialect` "postgresql" serves a local PostgreSQL warehouse.
+    """
 
     name: str
     host: str
     port: int
     database: str
     user: str
+    iam_workgroup: str | None = None
+    region: str | None = None
+    dialect: str = "redshift"
 
     def __post_init__(self) -> None:
         for field in ("host", "database", "user"):
             _plain(getattr(self, field), f"RedshiftConnection.{field}")
         if not re.match(r"^[A-Za-z0-9 _.-]+$", self.name):
             raise ValueError(f"RedshiftConnection.name: letters, digits, spaces, '_', '.', '-' only: {self.name!r}")
+        if self.dialect not in ("redshift", "postgresql"):
+            raise ValueError(f"RedshiftConnection.dialect must be redshift or postgresql: {self.dialect!r}")
+        if (self.iam_workgroup is None) != (self.region is None):
+            raise ValueError("RedshiftConnection: set iam_workgroup and region together (IAM auth), or neither")
+        if self.iam_workgroup is not None:
+            _plain(self.iam_workgroup, "RedshiftConnection.iam_workgroup")
+            _plain(self.region or "", "RedshiftConnection.region")
 
     @property
     def uri(self) -> str:
-        return f"redshift+psycopg2://{self.user}@{self.host}:{self.port}/{self.database}"
+        return f"{self.dialect}+psycopg2://{self.user}@{self.host}:{self.port}/{self.database}"
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,8 @@ class SupersetArgs:
     warehouse: RedshiftConnection | None = None
     # Off when the image already carries the Redshift dialect (recommended for prod).
     install_redshift_driver: bool = True
+    # Created by the stack, so a Pod Identity association can name it.
+    service_account: str = "superset"
 
     def __post_init__(self) -> None:
         check_name(self.env_secret, "env_secret")
@@ -153,8 +171,13 @@ _DB = "$DB_HOST:$DB_PORT"
 _REDIS = "$REDIS_HOST:$REDIS_PORT"
 
 
-def _bootstrap_script(install_driver: bool) -> str:
+def _bootstrap_script(install_driver: bool, with_boto3: bool = False) -> str:
     lines = ["#!/bin/sh"]
+    if with_boto3:
+        # IAM logins to Redshift Serverless need boto3 (with its dependencies), unless the image has it.
+        lines += [
+            f'python -c "import boto3" 2>/dev/null || python -m pip install --quiet --target {_DEPS_DIR} {BOTO3}',
+        ]
     if install_driver:
         # Non-root: install into a private dir on PYTHONPATH (this script is sourced before the server starts).
         lines += [
@@ -162,8 +185,9 @@ def _bootstrap_script(install_driver: bool) -> str:
             f"  if command -v uv >/dev/null; then uv pip install --quiet --no-deps --target {_DEPS_DIR} {REDSHIFT_DRIVER};",
             f"  else python -m pip install --quiet --no-deps --target {_DEPS_DIR} {REDSHIFT_DRIVER}; fi",
             "fi",
-            f'export PYTHONPATH="{_DEPS_DIR}:$PYTHONPATH"',
         ]
+    if install_driver or with_boto3:
+        lines.append(f'export PYTHONPATH="{_DEPS_DIR}:$PYTHONPATH"')
     return "\n".join(lines) + "\n"
 
 
@@ -199,11 +223,21 @@ GLOBAL_ASYNC_QUERIES_RESULTS_BACKEND = dict(GLOBAL_ASYNC_QUERIES_RESULTS_BACKEND
 
 
 def _warehouse_override(warehouse: RedshiftConnection) -> str:
+    if warehouse.iam_workgroup:
+        # Temporary credentials for the pod's IAM role (redshift-serverless:GetCredentials); nothing stored.
+        login = (
+            "        import boto3 as _boto3\n"
+            f"        _c = _boto3.client('redshift-serverless', region_name={warehouse.region!r}).get_credentials(\n"
+            f"            workgroupName={warehouse.iam_workgroup!r}, dbName={warehouse.database!r})\n"
+            '        uri = uri.set(username=_c["dbUser"], password=_c["dbPassword"])\n'
+        )
+    else:
+        login = '        uri = uri.set(password=_os.environ["WAREHOUSE_PASSWORD"])\n'
     return (
         "import os as _os\n"
         "def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):\n"
         f"    if uri.host == {warehouse.host!r} and uri.username == {warehouse.user!r}:\n"
-        '        uri = uri.set(password=_os.environ["WAREHOUSE_PASSWORD"])\n'
+        f"{login}"
         "    return uri, params\n"
     )
 
@@ -229,12 +263,15 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
 
     return {
         "runAsUser": _UID,
-        "serviceAccount": {"create": True},
+        "serviceAccountName": args.service_account,
+        "serviceAccount": {"create": False},
         "secretEnv": {"create": False},
         "envFromSecret": args.env_secret,
         # Every Superset container (not the wait containers, which need no password) also loads these.
         "envFromSecrets": [pg.password_secret] if pg.password_secret != args.env_secret else [],
-        "bootstrapScript": _bootstrap_script(args.install_redshift_driver),
+        "bootstrapScript": _bootstrap_script(
+            args.install_redshift_driver, with_boto3=bool(args.warehouse and args.warehouse.iam_workgroup)
+        ),
         "database": {
             "host": pg.host,
             "port": pg.port,
