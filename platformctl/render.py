@@ -320,24 +320,28 @@ class RenderReport:
 
 
 def known_secrets(program: Program, min_length: int = 8) -> set[str]:
-    """Every secret string the program handles (Secret-wrapped inputs and outputs), to look for leaks."""
+    """The secret strings the program handles, to look for leaks: Secret-wrapped values under
+    secret-looking keys (a Secret's `password`, not the `host` next to it) and generated passwords."""
     found: set[str] = set()
 
-    def walk(value: Any, secret: bool) -> None:
+    def walk(value: Any, key: str, secret: bool) -> None:
         if isinstance(value, Secret):
-            walk(value.value, True)
+            walk(value.value, key, True)
         elif isinstance(value, dict):
-            for v in value.values():
-                walk(v, secret)
+            for k, v in value.items():
+                walk(v, str(k), secret)
         elif isinstance(value, list):
             for v in value:
-                walk(v, secret)
-        elif secret and isinstance(value, str) and len(value) >= min_length:
+                walk(v, key, secret)
+        elif secret and isinstance(value, str) and len(value) >= min_length and rendered_checks.secret_like(key):
             found.add(value)
 
     for r in program.resources:
-        walk(r.inputs, False)
-        walk(r.outputs, False)
+        walk(r.inputs, "", False)
+        walk(r.outputs, "", False)
+        result = r.outputs.get("result")
+        if r.type == "random:index/randomPassword:RandomPassword" and isinstance(result, str | Secret):
+            walk(result, "password", True)
     return found
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from platformctl import render
-from platformctl.render import NOT_OFFLINE, RenderResult, charts_src_dir, render_program, render_release
+from platformctl.render import NOT_OFFLINE, RenderResult, charts_src_dir, known_secrets, render_program, render_release
 from platformctl.rendered_checks import (
     Finding,
     image_findings,
@@ -22,7 +22,7 @@ from platformctl.rendered_checks import (
     secret_findings,
     secret_like,
 )
-from tests.harness import Program
+from tests.harness import Program, Secret
 from tests.test_validate import record
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
@@ -353,3 +353,14 @@ def test_rendered_program_objects_in_another_namespace_do_not_count() -> None:
     elsewhere = [{**o, "metadata": {**o["metadata"], "namespace": "marketing"}} for o in QUOTA_OBJECTS]
     report = quota_fit(elsewhere, QUOTA, LIMIT_RANGES, namespace="sales")
     assert all(f.used == 0 for f in report.fits)
+
+
+def test_known_secrets_are_the_secret_values_not_their_neighbours() -> None:
+    secret = record(
+        "kubernetes:core/v1:Secret",
+        "sales-db",
+        {"stringData": Secret({"host": "db.sales.example.com", "password": "hunter2hunter2", "pin": "1234"})},
+    )
+    generated = record("random:index/randomPassword:RandomPassword", "sales-db-password", {"length": 32})
+    generated.outputs = {"result": "generated-0123456789"}
+    assert known_secrets(Program("dev", False, [secret, generated], {})) == {"hunter2hunter2", "generated-0123456789"}
