@@ -391,19 +391,26 @@ class DataDomainStack(pulumi.ComponentResource):
         }
         if wh.password is not None:
             secret_data["WAREHOUSE_PASSWORD"] = wh.password
-        for key in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "REDIS_HOST", "REDIS_PORT"):
-            secret_data[key] = plain.apply(lambda e, key=key: e[key])
-        env_secret = k8s.core.v1.Secret(
+        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails])
+        credentials = k8s.core.v1.Secret(
+            f"{d}-superset-credentials",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SUPERSET_CREDENTIALS_SECRET, namespace=ns, labels=labels),
+            type="Opaque",
+            string_data=secret_data,
+            opts=after_ns,
+        )
+        # Connection settings only; the chart reads them from a Secret, not from values.
+        connection = k8s.core.v1.Secret(
             f"{d}-superset-env",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=SUPERSET_ENV_SECRET, namespace=ns, labels=labels),
             type="Opaque",
-            string_data=secret_data,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails]),
+            string_data=plain,
+            opts=after_ns,
         )
         values = pulumi.Output.all(db.host, wh.host, workgroup).apply(
             lambda a: superset_values.superset_values(args(a[0], a[1], a[2] or None))
         )
-        return values, [env_secret]
+        return values, [credentials, connection]
 
     def _airbyte_rbac(self, ns: str, labels: dict[str, str]) -> pulumi.Resource:
         """The chart's own Role uses apiGroups ["*"]; this one names exactly what Airbyte uses."""
@@ -437,6 +444,7 @@ AIRBYTE_SA = "airbyte"
 SUPERSET_SA = "superset"
 INGESTION_SA = "datahub-ingestion"
 SUPERSET_ENV_SECRET = "superset-env"
+SUPERSET_CREDENTIALS_SECRET = "superset-credentials"
 WAREHOUSE_SECRET = "warehouse-credentials"
 DB_INIT_SA = "metadata-db-init"
 

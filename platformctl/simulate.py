@@ -114,8 +114,13 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+# Pulumi module names that differ from the ARN's service namespace.
+_ARN_SERVICE = {"redshiftserverless": "redshift-serverless"}
+
+
 def _fake_arn(type_: str, name: str, region: str) -> str:
-    service = type_.split(":")[1].split("/")[0]
+    module = type_.split(":")[1].split("/")[0]
+    service = _ARN_SERVICE.get(module, module)
     if service == "iam":
         return f"arn:aws:iam::{ACCOUNT_ID}:{type_.rsplit(':', 1)[1].lower()}/{name}"
     return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{type_.rsplit(':', 1)[1].lower()}/{name}"
@@ -159,7 +164,9 @@ class PlatformMocks(mocks.Mocks):
         typ = args.typ
         outputs.setdefault("arn", _fake_arn(typ, args.name, self.region))
         outputs.setdefault("name", args.inputs.get("name", rid))
-        if typ == "aws:eks/cluster:Cluster":
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            outputs["arn"] = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{args.inputs.get('name', rid)}"
+        elif typ == "aws:eks/cluster:Cluster":
             outputs.update(
                 endpoint=f"https://{digest.upper()}.gr7.{self.region}.eks.amazonaws.com",
                 certificateAuthority={"data": "LS0tLS1CRUdJTi1DRVJUSUZJQ0FURS0tLS0t"},

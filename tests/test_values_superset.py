@@ -92,7 +92,7 @@ def test_secret_env_entries_match_what_the_chart_reads():
 
 def test_redis_bundled_or_external():
     bundled = superset_values(CASES["bundled-redis"])
-    assert bundled["redis"] == {"enabled": True, "auth": {"enabled": True, "existingSecret": "superset-env"}}
+    assert bundled["redis"] == {"enabled": True, "auth": {"enabled": True, "existingSecret": "superset-db"}}
     assert "cache" not in bundled
     external = superset_values(CASES["external-redis"])
     assert external["redis"] == {"enabled": False}

@@ -17,13 +17,13 @@ and the domain warehouse registered as a database connection, all without a secr
 - Redis auth: the chart writes the results and async-query backends with the password from
   `cache.password` (a value); a configOverrides block rebuilds them from REDIS_PASSWORD instead.
 
-Kubernetes Secrets the stack must create (in the domain namespace):
-- `args.env_secret`: `SUPERSET_SECRET_KEY`, `SUPERSET_ADMIN_PASSWORD`, `REDIS_PASSWORD`,
-  `WAREHOUSE_PASSWORD` (when a warehouse is set), `redis-password` (bundled Redis only: the Redis
-  subchart's default key in `redis.auth.existingSecret`, same value as REDIS_PASSWORD), plus the
-  entries of `superset_secret_env`.
-- `postgres.password_secret`, key `DB_PASS` (may be `env_secret` itself; otherwise it is added to
-  `envFromSecrets`).
+Kubernetes Secrets the stack must create (in the domain namespace); keeping the two apart keeps the
+connection settings out of the secret material:
+- `args.env_secret`: the entries of `superset_secret_env` (hosts, ports, names; no secret).
+- `postgres.password_secret`: `DB_PASS`, `SUPERSET_SECRET_KEY`, `SUPERSET_ADMIN_PASSWORD`,
+  `REDIS_PASSWORD`, `WAREHOUSE_PASSWORD` (password-authenticated warehouse only) and
+  `redis-password` (bundled Redis only: the Redis subchart's default key in
+  `redis.auth.existingSecret`, same value as REDIS_PASSWORD). Added to `envFromSecrets`.
 
 The chart's Ingress stays disabled; the stack's Ingress targets `superset_ui_service(release)`.
 """
@@ -291,7 +291,7 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
         },
         "postgresql": {"enabled": False},
         "redis": (
-            {"enabled": True, "auth": {"enabled": True, "existingSecret": args.env_secret}}
+            {"enabled": True, "auth": {"enabled": True, "existingSecret": pg.password_secret}}
             if bundled_redis
             else {"enabled": False}
         ),
