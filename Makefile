@@ -1,0 +1,25 @@
+# Two commands for a new machine: `make setup`, then `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup test lint plan
+
+setup:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	# The policy pack pins its own protobuf/grpc, so it gets its own venv.
+	$(PY) -m venv policy/.venv
+	policy/.venv/bin/pip install --quiet -r policy/requirements.txt
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pyright
+
+test:
+	$(BIN)/pytest -q -n 2
+
+plan:
+	$(BIN)/python -m platformctl plan --stack $(or $(STACK),dev)
