@@ -397,11 +397,15 @@ def render_program(
         objects += [o for o in direct if _namespace_of(o, "") == namespace]
         quotas = [o for o in objects if o.get("kind") == "ResourceQuota"]
         limit_ranges = [o for o in objects if o.get("kind") == "LimitRange"]
+        unrendered = [r.release.name for r in members if r.result.status != "rendered"]
         for quota in quotas:
             fit = rendered_checks.quota_fit(objects, quota, limit_ranges, namespace=namespace)
+            partial = (
+                [f"quota {namespace}: partial, without the releases not rendered: {unrendered}"] if unrendered else []
+            )
             for r in members:
                 r.findings += fit.findings()
-                r.notes += [f"quota {namespace}: {f}" for f in fit.fits] + fit.notes
+                r.notes += [f"quota {namespace}: {f}" for f in fit.fits] + fit.notes + partial
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for report in reports:
