@@ -9,6 +9,8 @@ import pandas as pd
 import psycopg2
 from psycopg2 import sql
 
+from sales_user_code.project import sales_project
+
 
 def read_table(schema: str, table: str, env: Mapping[str, str] = os.environ) -> pd.DataFrame:
     """The whole table as a DataFrame, connecting with the same variables as profiles.yml.
@@ -17,8 +19,8 @@ def read_table(schema: str, table: str, env: Mapping[str, str] = os.environ) -> 
     """
     target = env.get("DBT_TARGET", "duckdb")
     if target == "duckdb":
-        # The same default path as profiles.yml, relative to the dbt project.
-        path = env.get("DUCKDB_PATH", os.path.join(os.path.dirname(__file__), "dbt", "target", "warehouse.duckdb"))
+        # The same default as profiles.yml, whose relative paths start at the dbt project.
+        path = env.get("DUCKDB_PATH", str(sales_project.project_dir / "target" / "warehouse.duckdb"))
         with duckdb.connect(path) as con:
             return con.sql(f'select * from "{schema}"."{table}"').df()
     if target not in ("postgres", "redshift"):
