@@ -58,6 +58,7 @@ class Resource:
     aliases: list[str]
     depends_on: list[str]
     outputs: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
 
     @property
     def provider_urn(self) -> str:
@@ -236,6 +237,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 aliases=[a.urn or a.spec.name for a in request.aliases if a.urn or a.spec.name],
                 depends_on=list(request.dependencies),
                 outputs=outputs,
+                id=response.id,
             )
         )
         return response
