@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.charts import PINNED
 from components.values.common import (
     Postgres,
     S3Access,
@@ -40,6 +41,8 @@ from components.values.common import (
 )
 
 DATABASE_USER_KEY = "DATABASE_USER"
+# Airbyte publishes platform images with the same version as the V2 chart (components/charts.py).
+AIRBYTE_VERSION = PINNED["airbyte"].version
 
 # Airbyte images run as uid/gid 1000 (the chart's defaults).
 _UID = 1000
@@ -111,6 +114,8 @@ def airbyte_values(args: AirbyteArgs) -> dict[str, Any]:
         "global": {
             "serviceAccountName": args.service_account,
             "edition": "community",
+            # Pin the platform images to the chart's release instead of its appVersion default.
+            "image": {"tag": AIRBYTE_VERSION},
             "airbyteUrl": args.airbyte_url,
             "auth": {
                 "enabled": True,
