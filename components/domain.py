@@ -350,7 +350,7 @@ class DataDomainStack(pulumi.ComponentResource):
             return superset_values.SupersetArgs(
                 env_secret=SUPERSET_ENV_SECRET,
                 postgres=Postgres(
-                    db_host, db.port, db.database, db.user, SUPERSET_ENV_SECRET, superset_values.DB_PASSWORD_KEY
+                    db_host, db.port, db.database, db.user, SUPERSET_CREDENTIALS_SECRET, superset_values.DB_PASSWORD_KEY
                 ),
                 redis=redis,
                 admin_username="admin",
