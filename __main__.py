@@ -8,7 +8,7 @@ import pulumi
 from components.config import load_stack_config
 from components.domain import DataDomainStack, grants_for
 from components.domain_config import load_domains
-from components.foundation import AwsFoundation
+from components.foundations import foundation_exports, make_foundation
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -19,7 +19,7 @@ domains = load_domains(
 )
 
 # 2. The shared foundation of this environment.
-foundation = AwsFoundation("platform", config)
+foundation = make_foundation(config)
 
 # 3. One isolated slice per data domain.
 by_name = {d.name: d for d in domains}
@@ -34,11 +34,6 @@ stacks = {
 }
 
 # 4. Exports.
-pulumi.export("clusterName", foundation.cluster.name)
-pulumi.export("kubeconfig", foundation.cluster.kubeconfig)
-pulumi.export("vpcId", foundation.network.vpc_id)
-pulumi.export("privateSubnetIds", foundation.network.private_subnet_ids)
-pulumi.export("publicSubnetIds", foundation.network.public_subnet_ids)
-pulumi.export("lakeKmsKeyArn", foundation.lake.kms_key_arn)
-pulumi.export("platformBucket", foundation.lake.platform_bucket.name)
+for key, value in foundation_exports(foundation).items():
+    pulumi.export(key, value)
 pulumi.export("domains", {name: s.exports for name, s in stacks.items()})

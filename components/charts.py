@@ -20,6 +20,9 @@ ChartName = Literal[
     "superset",
     "datahub",
     "datahub-prerequisites",
+    "minio",
+    "cloudnative-pg",
+    "ingress-nginx",
 ]
 
 # The Dagster chart is released with Dagster itself (same version); domain user-code images must
@@ -46,6 +49,11 @@ PINNED: dict[str, Chart] = {
     "datahub-prerequisites": Chart(
         chart="datahub-prerequisites", repo="https://helm.datahubproject.io/", version="0.3.0"
     ),
+    # Local foundation only. MinIO's community edition is source-only since 2025-10; 5.4.0 is its newest chart.
+    "minio": Chart(chart="minio", repo="https://charts.min.io/", version="5.4.0"),
+    "cloudnative-pg": Chart(chart="cloudnative-pg", repo="https://cloudnative-pg.github.io/charts", version="0.29.0"),
+    # ingress-nginx is retired (no releases after March 2026); 4.15.1 is its newest chart.
+    "ingress-nginx": Chart(chart="ingress-nginx", repo="https://kubernetes.github.io/ingress-nginx", version="4.15.1"),
 }
 
 

@@ -8,7 +8,8 @@ Creates:
 - NetworkPolicies: default deny in both directions, then explicit allows: traffic inside the
   namespace, DNS to kube-system, HTTPS egress (AWS APIs and the Kubernetes API), egress to the
   private data services (metadata DB, warehouse) by CIDR and port, ingress to the UI ports from
-  the load balancer's sources, and egress to the central catalog's namespace.
+  the load balancer's sources, egress to the central catalog's namespace, and egress to listed
+  namespaces on listed ports (in-cluster data services).
 
 Invariants: every policy selects pods of this namespace only; nothing is opened that is not listed
 in `GuardrailsArgs`; the quota and limits are plain strings already validated by the caller.
@@ -66,6 +67,8 @@ class GuardrailsArgs:
     # Namespaces carrying `served_to_label` may call in on `served_ports` (the platform namespace serves the catalog).
     served_ports: tuple[int, ...] = ()
     served_to_label: str | None = None
+    # (namespace, TCP ports) pairs pods may call: in-cluster data services such as a local MinIO.
+    egress_namespaces: tuple[tuple[str, tuple[int, ...]], ...] = ()
     extra_labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -234,6 +237,24 @@ class NamespaceGuardrails(pulumi.ComponentResource):
                         ],
                         ports=_tcp(args.catalog_ports),
                     )
+                ],
+            )
+        if args.egress_namespaces:
+            policies["allow-namespace-egress"] = k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=all_pods,
+                policy_types=["Egress"],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": namespace}
+                                )
+                            )
+                        ],
+                        ports=_tcp(ports),
+                    )
+                    for namespace, ports in args.egress_namespaces
                 ],
             )
         if args.served_ports and args.served_to_label:
