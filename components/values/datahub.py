@@ -2,10 +2,12 @@
 prerequisites (chart `datahub-prerequisites` 0.3.0), both from https://helm.datahubproject.io/,
 in the platform namespace.
 
-dev: SQL (MySQL, or PostgreSQL), OpenSearch and Kafka come from the prerequisites release.
-prod: SQL is an RDS PostgreSQL (`DatahubArgs.sql`) and search an Amazon OpenSearch domain reached
-with IAM through EKS Pod Identity (`DatahubArgs.opensearch`); Kafka stays in-cluster unless
-`kafka_bootstrap` names another one. The schema registry is DataHub's internal one (GMS).
+In-cluster (dev): SQL (MySQL, or PostgreSQL), OpenSearch and Kafka come from the prerequisites release.
+Managed (prod): SQL is an RDS PostgreSQL (`DatahubArgs.sql`) and search an Amazon OpenSearch domain
+reached with IAM through EKS Pod Identity (`DatahubArgs.opensearch`); the prerequisites release then
+runs only what is left in-cluster (`PrerequisitesArgs`). Kafka stays in-cluster unless
+`kafka_bootstrap` names another one. The schema registry is DataHub's internal one (GMS), which
+works with any Kafka.
 
 Kubernetes Secrets the stack must create (platform namespace):
 - `auth_secret`, keys `system_client_secret`, `token_service_signing_key`, `token_service_salt`:
@@ -22,7 +24,8 @@ Kubernetes Secrets the stack must create (platform namespace):
 ServiceAccounts (stack-created, for Pod Identity): `app_service_account` (GMS, frontend, actions)
 and `operator_service_account` (the system-update Jobs; the chart adds its scale-down Role).
 
-The frontend's Ingress stays disabled; the stack's Ingress targets `datahub_ui_service(release)`.
+The frontend's Ingress stays disabled; the stack's Ingress targets `datahub_ui_service(release)`,
+and domains call GMS at `datahub_gms_service(release)`.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class DatahubArgs:
     sql: Postgres | None = None
     opensearch: AwsOpenSearch | None = None
     kafka_bootstrap: str | None = None
+    # Browsers send Secure cookies over HTTPS only: off when the Ingress serves plain HTTP (no certificate).
+    secure_cookies: bool = True
 
     def __post_init__(self) -> None:
         check_label(self.prerequisites_release, "prerequisites_release")
@@ -186,8 +191,7 @@ def datahub_values(args: DatahubArgs) -> dict[str, Any]:
             "enabled": True,
             "service": {"type": "ClusterIP"},
             "ingress": {"enabled": False},
-            # Served over HTTPS by the ALB.
-            "authCookies": {"secure": "true"},
+            "authCookies": {"secure": "true" if args.secure_cookies else "false"},
             "extraVolumes": [{"name": _USERS_VOLUME, "secret": {"secretName": args.users_secret}}],
             "extraVolumeMounts": [
                 {"name": _USERS_VOLUME, "mountPath": _USER_PROPS_PATH, "subPath": "user.props", "readOnly": True}
@@ -204,7 +208,11 @@ def datahub_values(args: DatahubArgs) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PrerequisitesArgs:
-    sql: Literal["mysql", "postgresql"] = "mysql"
+    """Which stores run in-cluster: `sql` None and `opensearch` False when managed services replace them."""
+
+    sql: Literal["mysql", "postgresql"] | None = "mysql"
+    opensearch: bool = True
+    kafka: bool = True
     mysql_secret: str = "mysql-secrets"
     postgresql_secret: str = "postgresql-secrets"
     opensearch_volume: str = "10Gi"
@@ -213,13 +221,18 @@ class PrerequisitesArgs:
         check_name(self.mysql_secret, "mysql_secret")
         check_name(self.postgresql_secret, "postgresql_secret")
 
+    @property
+    def needed(self) -> bool:
+        """Whether the release would run anything at all."""
+        return self.sql is not None or self.opensearch or self.kafka
+
 
 def datahub_prerequisites_values(args: PrerequisitesArgs) -> dict[str, Any]:
-    """A small dev set: single-node OpenSearch, single-pod KRaft Kafka, one SQL database; no Neo4j."""
+    """A small set: single-node OpenSearch, single-pod KRaft Kafka, one SQL database, each only when asked; no Neo4j."""
     return {
         "elasticsearch": {"enabled": False},
         "opensearch": {
-            "enabled": True,
+            "enabled": args.opensearch,
             "singleNode": True,
             "opensearchJavaOpts": "-Xms512m -Xmx512m",
             "resources": resources("250m", "1Gi", cpu_limit="1", memory_limit="1536Mi"),
@@ -229,7 +242,7 @@ def datahub_prerequisites_values(args: PrerequisitesArgs) -> dict[str, Any]:
         "mysql": {"enabled": args.sql == "mysql", "auth": {"existingSecret": args.mysql_secret}},
         "postgresql": {"enabled": args.sql == "postgresql", "auth": {"existingSecret": args.postgresql_secret}},
         "cp-helm-charts": {"enabled": False},
-        "kafka": {"enabled": True},
+        "kafka": {"enabled": args.kafka},
     }
 
 
@@ -237,3 +250,9 @@ def datahub_ui_service(release: str) -> tuple[str, int]:
     """Service name and port of the frontend (`datahub-frontend.fullname`, `service.port`)."""
     check_label(release, "release")
     return helm_fullname(release, "datahub-frontend"), 9002
+
+
+def datahub_gms_service(release: str) -> tuple[str, int]:
+    """Service name and port of GMS (`datahub-gms.fullname`, `service.port`): the metadata API domains call."""
+    check_label(release, "release")
+    return helm_fullname(release, "datahub-gms"), 8080
