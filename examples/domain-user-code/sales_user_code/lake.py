@@ -27,26 +27,35 @@ class LakeResource(ConfigurableResource):
 
     def put_file(self, path: Path, key: str) -> str:
         """Store one file at `key`; returns its URI."""
-        if self.bucket:
-            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            # ContentType lets browsers render Data Docs served from the bucket.
-            self._s3().upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
-        else:
-            destination = Path(self.local_dir) / key
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, destination)
+        self._put([(path, key)])
         return self.uri(key)
 
     def put_tree(self, root: Path, prefix: str) -> list[str]:
         """Store every file below `root` under `prefix`, keeping relative paths; returns the keys."""
-        keys = []
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            key = f"{prefix.rstrip('/')}/{path.relative_to(root).as_posix()}"
-            self.put_file(path, key)
-            keys.append(key)
-        return keys
+        files = [
+            (path, f"{prefix.rstrip('/')}/{path.relative_to(root).as_posix()}")
+            for path in sorted(root.rglob("*"))
+            if path.is_file()
+        ]
+        self._put(files)
+        return [key for _, key in files]
 
-    def _s3(self):
+    def _put(self, files: list[tuple[Path, str]]) -> None:
+        if not self.bucket:
+            for path, key in files:
+                destination = Path(self.local_dir) / key
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, destination)
+            return
         # MinIO serves buckets by path; virtual-host style would need wildcard DNS in the cluster.
-        path_style = Config(s3={"addressing_style": "path"}) if os.environ.get("AWS_ENDPOINT_URL_S3") else None
-        return boto3.client("s3", region_name=os.environ.get("AWS_REGION"), config=path_style)
+        # botocore takes the endpoint from either variable.
+        custom_endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        s3 = boto3.client(
+            "s3",
+            region_name=os.environ.get("AWS_REGION"),
+            config=Config(s3={"addressing_style": "path"}) if custom_endpoint else None,
+        )
+        for path, key in files:
+            # ContentType lets browsers render Data Docs served from the bucket.
+            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            s3.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})

@@ -1,7 +1,6 @@
 """Reads a dbt model's table back from the warehouse that DBT_TARGET points at."""
 
 import os
-from collections.abc import Mapping
 from decimal import Decimal
 
 import duckdb
@@ -12,16 +11,17 @@ from psycopg2 import sql
 from sales_user_code.project import sales_project
 
 
-def read_table(schema: str, table: str, env: Mapping[str, str] = os.environ) -> pd.DataFrame:
+def read_table(schema: str, table: str) -> pd.DataFrame:
     """The whole table as a DataFrame, connecting with the same variables as profiles.yml.
 
     Meant for small curated tables (the GX suite validates in pandas); NUMERIC columns come back as float.
     """
+    env = os.environ
     target = env.get("DBT_TARGET", "duckdb")
     if target == "duckdb":
-        # The same default as profiles.yml, whose relative paths start at the dbt project.
-        path = env.get("DUCKDB_PATH", str(sales_project.project_dir / "target" / "warehouse.duckdb"))
-        with duckdb.connect(path) as con:
+        # As in profiles.yml: dbt resolves a relative path from the project directory.
+        path = sales_project.project_dir / env.get("DUCKDB_PATH", "target/warehouse.duckdb")
+        with duckdb.connect(str(path)) as con:
             return con.sql(f'select * from "{schema}"."{table}"').df()
     if target not in ("postgres", "redshift"):
         raise ValueError(f"DBT_TARGET={target!r}: expected duckdb, postgres or redshift")

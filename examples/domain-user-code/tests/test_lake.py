@@ -20,13 +20,15 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture(params=["aws", "minio"])
+@pytest.fixture(params=["aws", "minio", "minio-global-endpoint"])
 def bucket(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    if request.param == "minio":
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", MINIO)
+    if request.param.startswith("minio"):
+        # botocore reads the S3-only variable or the global one.
+        variable = "AWS_ENDPOINT_URL" if request.param == "minio-global-endpoint" else "AWS_ENDPOINT_URL_S3"
+        monkeypatch.setenv(variable, MINIO)
         monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", MINIO)
     with mock_aws():
         boto3.client("s3", region_name="eu-west-1").create_bucket(
@@ -49,18 +51,22 @@ def test_put_tree_uploads_under_prefix_with_content_types(bucket: str, tree: Pat
 @pytest.mark.parametrize(
     ("bucket", "url"),
     [
-        ("aws", "https://sales-lake.s3.eu-west-1.amazonaws.com/?list-type=2&encoding-type=url"),
+        ("aws", "https://sales-lake.s3.eu-west-1.amazonaws.com/docs/index.html"),
         # MinIO has no wildcard DNS for virtual-host buckets in the cluster.
-        ("minio", f"{MINIO}/sales-lake?list-type=2&encoding-type=url"),
+        ("minio", f"{MINIO}/sales-lake/docs/index.html"),
+        ("minio-global-endpoint", f"{MINIO}/sales-lake/docs/index.html"),
     ],
     indirect=["bucket"],
 )
-def test_addressing_style(bucket: str, url: str) -> None:
+def test_addressing_style(bucket: str, url: str, tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[str] = []
-    client = LakeResource(bucket=bucket)._s3()
-    client.meta.events.register("before-send.s3", lambda request, **_: sent.append(request.url))
+    # Clients copy the session's event hooks, so hook a fresh default session.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-send.s3.PutObject", lambda request, **_: sent.append(request.url))
 
-    client.list_objects_v2(Bucket=bucket)
+    LakeResource(bucket=bucket).put_file(tree / "index.html", "docs/index.html")
 
     assert sent == [url]
 
