@@ -14,11 +14,19 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.catalog_services import AwsCatalogRefs, AwsCatalogServices
 from components.cluster import KubernetesCluster
 from components.config import StackConfig
 from components.domain_services import AwsDomainServices, AwsPlatformRefs
 from components.guardrails import PortsTo
-from components.interfaces import DomainRequest, DomainServices, IngressSettings, NetworkAllowances
+from components.interfaces import (
+    CatalogRequest,
+    CatalogServices,
+    DomainRequest,
+    DomainServices,
+    IngressSettings,
+    NetworkAllowances,
+)
 from components.lake import DataLake
 from components.network import Network
 
@@ -121,4 +129,18 @@ class AwsFoundation(pulumi.ComponentResource):
             refs,
             opts=pulumi.ResourceOptions(parent=parent),
         )
+        return services.services
+
+    def provision_catalog(self, request: CatalogRequest, parent: pulumi.Resource) -> CatalogServices:
+        refs = AwsCatalogRefs(
+            environment=self.config.environment,
+            region=self.config.region,
+            kms_key_arn=self.lake.kms_key_arn,
+            vpc_id=self.network.vpc_id,
+            private_subnet_ids=self.network.private_subnet_ids,
+            cluster_name=self.cluster.name,
+            cluster_security_group_id=self.cluster.node_security_group_id,
+            protect=self.config.protection.protect_stateful,
+        )
+        services = AwsCatalogServices("catalog-aws", request, refs, opts=pulumi.ResourceOptions(parent=parent))
         return services.services

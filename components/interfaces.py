@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import StackConfig
+from components.config import ManagedSearchConfig, ManagedSqlConfig, StackConfig
 from components.guardrails import PortsTo
 
 
@@ -95,6 +95,30 @@ class NetworkAllowances:
     ingress_cidrs: tuple[str, ...]
     ingress_namespaces: tuple[str, ...]
     private_egress: tuple[PortsTo, ...]
+    # (namespace, TCP ports): in-cluster data services the domain pods call (local: MinIO).
+    egress_namespaces: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class CatalogRequest:
+    """The central catalog's managed data services; None keeps that service in-cluster."""
+
+    namespace: str
+    # Kubernetes ServiceAccounts of DataHub that reach the managed services (Pod Identity on AWS).
+    service_accounts: tuple[str, ...]
+    sql: ManagedSqlConfig | None = None
+    search: ManagedSearchConfig | None = None
+
+
+@dataclass(frozen=True)
+class CatalogServices:
+    # PostgreSQL for DataHub's SQL store (the admin login is DataHub's login); None: in-cluster.
+    sql: PostgresServer | None
+    sql_database: str
+    # HTTPS endpoint (host) of a search service DataHub reaches with IAM (SigV4); None: in-cluster.
+    opensearch_endpoint: pulumi.Output[str] | None
+    region: str
+    resources: list[pulumi.Resource] = field(default_factory=list)  # for depends_on
 
 
 class Foundation(Protocol):
@@ -111,3 +135,5 @@ class Foundation(Protocol):
     def network_allowances(self) -> NetworkAllowances: ...
 
     def provision_domain(self, request: DomainRequest, parent: pulumi.Resource) -> DomainServices: ...
+
+    def provision_catalog(self, request: CatalogRequest, parent: pulumi.Resource) -> CatalogServices: ...
