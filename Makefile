@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint plan
+.PHONY: setup test lint plan test-examples
 
 setup:
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,10 @@ lint:
 
 test:
 	$(BIN)/pytest -q -n 2
+
+# The example user code (dbt + Great Expectations on DuckDB) has its own venv and tests.
+test-examples:
+	bash examples/domain-user-code/run-tests.sh
 
 plan:
 	$(BIN)/python -m platformctl plan --stack $(or $(STACK),dev)

@@ -110,13 +110,14 @@ def test_user_code_runs_the_domain_image():
 
 def test_user_code_env_is_non_secret_settings():
     aws = {e["name"]: e["value"] for e in deployment(dagster_values(CASES["aws"]))["env"]}
-    assert aws["DATA_BUCKET"] == "dp-dev-sales-data"
+    assert aws["LAKE_BUCKET"] == "dp-dev-sales-data"
     assert aws["DATA_DOCS_PREFIX"] == "docs/"
     assert aws["DBT_TARGET"] == "dev"
     assert aws["WAREHOUSE_PORT"] == "5439"
     assert "AWS_ENDPOINT_URL" not in aws
     local = user_code_env(CASES["s3-compatible"])
     assert local["AWS_ENDPOINT_URL"] == "http://minio.minio:9000"
+    assert local["AWS_ENDPOINT_URL_S3"] == "http://minio.minio:9000"
 
 
 def test_secrets_reach_pods_only_by_secret_name():

@@ -99,8 +99,8 @@ def user_code_env(args: DagsterArgs) -> dict[str, str]:
     env = {
         "WAREHOUSE_HOST": args.warehouse.host,
         "WAREHOUSE_PORT": str(args.warehouse.port),
-        "WAREHOUSE_DATABASE": args.warehouse.database,
-        "DATA_BUCKET": args.storage.bucket,
+        "WAREHOUSE_DB": args.warehouse.database,
+        "LAKE_BUCKET": args.storage.bucket,
         "AWS_REGION": args.storage.region,
         "DBT_TARGET": args.dbt_target,
         "DATA_DOCS_PREFIX": DATA_DOCS_PREFIX,
@@ -108,6 +108,7 @@ def user_code_env(args: DagsterArgs) -> dict[str, str]:
     if args.storage.endpoint_url:
         # Read by boto3/botocore for every S3 client.
         env["AWS_ENDPOINT_URL"] = args.storage.endpoint_url
+        env["AWS_ENDPOINT_URL_S3"] = args.storage.endpoint_url
     return env
 
 
