@@ -18,11 +18,13 @@ def make_foundation(config: StackConfig) -> AwsFoundation | LocalFoundation:
 def foundation_exports(foundation: AwsFoundation | LocalFoundation) -> dict[str, Any]:
     """Stack outputs of the foundation (the domains' outputs are exported apart)."""
     if isinstance(foundation, LocalFoundation):
+        context = foundation.config.local.kube_context
+        kubectl = f"kubectl --context {context}" if context else "kubectl"
         return {
-            "kubeContext": foundation.config.local.kube_context or "(current context)",
+            "kubeContext": context or "(current context)",
             "minioConsole": foundation.minio_console_url,
             # The controller's Service is ClusterIP: forward it, then open http://<tool>.<domain>.<baseDomain>:8080.
-            "uiPortForward": f"kubectl -n {INGRESS_NAMESPACE} port-forward svc/{INGRESS_RELEASE}-controller 8080:80",
+            "uiPortForward": f"{kubectl} -n {INGRESS_NAMESPACE} port-forward svc/{INGRESS_RELEASE}-controller 8080:80",
         }
     return {
         "clusterName": foundation.cluster.name,

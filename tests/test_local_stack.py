@@ -100,6 +100,16 @@ def test_every_kubernetes_resource_uses_the_local_provider(program: Program) -> 
     assert {r.name: r.provider_urn for r in k8s_resources if r.provider_urn != provider.urn} == {}
 
 
+def test_exports_tell_how_to_reach_the_uis(program: Program) -> None:
+    exports = program.exports
+    assert exports["kubeContext"] == "kind-dataplatform"
+    assert exports["uiPortForward"] == (
+        "kubectl --context kind-dataplatform -n ingress-nginx port-forward svc/ingress-nginx-controller 8080:80"
+    )
+    assert exports["minioConsole"] == "http://minio.localtest.me"
+    assert {d: exports["domains"][d]["bucket"] for d in DOMAINS} == {d: f"dp-local-{d}" for d in DOMAINS}
+
+
 def test_shared_services_are_pinned_official_charts(program: Program) -> None:
     releases = {r.namespace: (r.chart, r.version, r.repo, r.name) for r in helm_releases(program)}
     assert releases[MINIO_NAMESPACE] == ("minio", "5.4.0", "https://charts.min.io/", "minio")
