@@ -84,6 +84,7 @@ def guardrails_args(domain: Domain, foundation: Foundation) -> GuardrailsArgs:
         ),
         ingress_cidrs=allow.ingress_cidrs,
         ingress_namespaces=allow.ingress_namespaces,
+        egress_namespaces=allow.egress_namespaces,
         ui_ports=tuple(sorted(set(ui_ports(domain)))),
         private_egress=allow.private_egress,
         catalog_namespace=CATALOG_NAMESPACE,

@@ -38,7 +38,21 @@ StackName = Literal["dev", "prod", "local"]
 # namespace, label values and host labels 20/63. The slack is deliberate: charts append component
 # suffixes to release names ("<release>-superset-redis-master") and truncate at 63, which can collide.
 NAME_MAX_LENGTH = 20
-RESERVED_NAMES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "platform", "datahub"})
+# Namespaces and lake bucket purposes the platform uses itself.
+RESERVED_NAMES = frozenset(
+    {
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "platform",
+        "datahub",
+        "access-logs",
+        "ingress-nginx",
+        "minio",
+        "cnpg-system",
+    }
+)
 RESERVED_PREFIXES = ("kube-", "aws-", "amazon-", "eks-")
 REQUIRED_ZONES = ("raw", "staging", "curated")
 # Majors in RDS standard support when this release was cut; extend when RDS adds one.

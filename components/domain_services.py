@@ -70,9 +70,10 @@ class AwsDomainServices(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.bucket = refs.lake.bucket(
-            f"domain-{d}",
+            d,
             tags=request.tags,
             expire_prefixes={"raw/": request.raw_retention_days},
+            noncurrent_version_days=request.noncurrent_version_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
         for zone in request.zones:
@@ -194,7 +195,7 @@ class AwsDomainServices(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        grant_buckets = [refs.lake.bucket_arn(f"domain-{g.producer}") for g in request.grants]
+        grant_buckets = [refs.lake.bucket_arn(g.producer) for g in request.grants]
         policy = pulumi.Output.all(
             self.bucket.arn, refs.lake.kms_key_arn, self.warehouse.workgroup_arn, *grant_buckets
         ).apply(

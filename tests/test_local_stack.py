@@ -306,10 +306,6 @@ def test_minio_serves_exactly_the_domain_namespaces(program: Program) -> None:
     assert labelled == set(DOMAINS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="components/domain.py guardrails_args does not pass NetworkAllowances.egress_namespaces yet",
-)
 def test_domains_may_call_minio(program: Program) -> None:
     for domain in DOMAINS:
         egress = _in(program, POLICY, domain)["allow-namespace-egress"].inputs["spec"]["egress"]

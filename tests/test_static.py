@@ -24,7 +24,7 @@ from tests.harness import Program, Secret, program_for
 from tests.test_render import ALB_VALUES
 from tests.test_validate import GOOD_DEPLOYMENT, GOOD_IDENTITY, GOOD_TRUST, policy, record
 
-STACKS = ("dev", "prod")
+STACKS = ("dev", "prod", "local")
 
 
 def iam_problems(program: Program) -> dict[str, list[str]]:

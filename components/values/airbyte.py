@@ -119,7 +119,10 @@ def airbyte_values(args: AirbyteArgs) -> dict[str, Any]:
             "airbyteUrl": args.airbyte_url,
             "auth": {
                 "enabled": True,
-                "security": {"cookieSecureSetting": True, "cookieSameSiteSetting": "Strict"},
+                "security": {
+                    "cookieSecureSetting": args.airbyte_url.startswith("https://"),
+                    "cookieSameSiteSetting": "Strict",
+                },
             },
             "database": {
                 # "external" also turns on TLS for Temporal's connection.
