@@ -107,7 +107,11 @@ BAD_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "key", "accepted"), BAD_VALUES, ids=[f"{b[0]}={'<deleted>' if b[1] is _DELETE else repr(b[1])}" for b in BAD_VALUES])
+@pytest.mark.parametrize(
+    ("path", "value", "key", "accepted"),
+    BAD_VALUES,
+    ids=[f"{b[0]}={'<deleted>' if b[1] is _DELETE else repr(b[1])}" for b in BAD_VALUES],
+)
 def test_a_bad_value_is_one_message_naming_the_key_and_what_is_accepted(
     path: str, value: Any, key: str, accepted: str
 ) -> None:
