@@ -565,7 +565,7 @@ def main():
         kube,
         domain=env["DOMAIN"],
         namespace=env["TARGET_NAMESPACE"],
-        secret=env["TOKEN_SECRET"],
+        secret=env["TOKEN_STORE_NAME"],
         team=env["TEAM"],
         team_email=env["TEAM_EMAIL"],
         duration=env["TOKEN_DURATION"],

