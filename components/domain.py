@@ -246,6 +246,9 @@ class DataDomainStack(pulumi.ComponentResource):
                         dbt_target=cfg.dbt.target or "prod",
                         service_account=DAGSTER_SA,
                         user_code_service_account=DAGSTER_USER_CODE_SA,
+                        webserver_resources=cfg.resources.webserver.model_dump(by_alias=True),
+                        daemon_resources=cfg.resources.daemon.model_dump(by_alias=True),
+                        user_code_resources=cfg.resources.user_code.model_dump(by_alias=True),
                     )
                 )
             )
@@ -261,6 +264,9 @@ class DataDomainStack(pulumi.ComponentResource):
                         postgres=Postgres(a[1], db.port, db.database, db.user, db.secret_name, db.password_key),
                         service_account=AIRBYTE_SA,
                         airbyte_url=url,
+                        replicas=domain.tools.airbyte.replicas,
+                        resources=domain.tools.airbyte.resources.model_dump(by_alias=True),
+                        job_resources=domain.tools.airbyte.job_resources.model_dump(by_alias=True),
                     )
                 )
             )
@@ -367,6 +373,8 @@ class DataDomainStack(pulumi.ComponentResource):
                     dialect="redshift" if wh.kind == "redshift" else "postgresql",
                 ),
                 service_account=SUPERSET_SA,
+                replicas=cfg.replicas,
+                resources=cfg.resources.model_dump(by_alias=True),
             )
 
         workgroup = wh.workgroup if wh.workgroup is not None else pulumi.Output.from_input("")

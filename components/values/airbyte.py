@@ -57,6 +57,8 @@ _COMPONENTS = {
     "airbyteBootloader": resources("100m", "512Mi", cpu_limit="500m", memory_limit="1Gi"),
     "manifestServer": resources("100m", "512Mi", cpu_limit="500m", memory_limit="1Gi"),
 }
+# The components the domain file sizes (tools.airbyte.replicas / resources).
+_SCALED = ("server", "worker")
 # Connector pods: the launcher applies these to every job container it starts.
 _JOB_RESOURCES = {
     "useConnectorResourceDefaults": True,
@@ -74,11 +76,27 @@ class AirbyteArgs:
     service_account: str
     # The URL users reach Airbyte at (the stack's Ingress host); used for links and cookies.
     airbyte_url: str
+    # From the domain file: server and worker replicas and resources, and connector job resources.
+    replicas: int = 1
+    resources: dict[str, Any] | None = None
+    job_resources: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_name(self.service_account, "service_account")
         if not self.airbyte_url.startswith(("https://", "http://")):
             raise ValueError(f"airbyte_url must be an http(s) URL: {self.airbyte_url!r}")
+
+
+def _job_resources(resources: dict[str, Any] | None) -> dict[str, Any]:
+    if resources is None:
+        return _JOB_RESOURCES
+    return {
+        "useConnectorResourceDefaults": True,
+        "mainContainer": {
+            "cpu": {"request": resources["requests"]["cpu"], "limit": resources["limits"]["cpu"]},
+            "memory": {"request": resources["requests"]["memory"], "limit": resources["limits"]["memory"]},
+        },
+    }
 
 
 def _storage(storage: S3Access) -> dict[str, Any]:
@@ -106,7 +124,8 @@ def airbyte_values(args: AirbyteArgs) -> dict[str, Any]:
             "enabled": True,
             "containerSecurityContext": container_security_context(_UID, _UID),
             "podSecurityContext": {"fsGroup": _UID},
-            "resources": limits,
+            "resources": (args.resources or limits) if name in _SCALED else limits,
+            **({"replicaCount": args.replicas} if name in _SCALED else {}),
         }
         for name, limits in _COMPONENTS.items()
     }
@@ -138,7 +157,7 @@ def airbyte_values(args: AirbyteArgs) -> dict[str, Any]:
                 "replica": {"userSecretKey": DATABASE_USER_KEY, "passwordSecretKey": postgres.password_key},
             },
             "storage": _storage(args.storage),
-            "workloads": {"resources": _JOB_RESOURCES},
+            "workloads": {"resources": _job_resources(args.job_resources)},
             "tracking": {"enabled": False},
         },
         "serviceAccount": {"create": False, "name": args.service_account},

@@ -80,6 +80,10 @@ class DagsterArgs:
     dbt_target: str
     service_account: str
     user_code_service_account: str
+    # Requests/limits from the domain file ({requests: {cpu, memory}, limits: {...}}); defaults otherwise.
+    webserver_resources: dict[str, Any] | None = None
+    daemon_resources: dict[str, Any] | None = None
+    user_code_resources: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_label(self.namespace, "namespace")
@@ -146,7 +150,7 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
         "dagsterWebserver": {
             "podSecurityContext": pod,
             "securityContext": container,
-            "resources": _WEBSERVER_RESOURCES,
+            "resources": args.webserver_resources or _WEBSERVER_RESOURCES,
             "initContainerResources": _INIT_RESOURCES,
             # The webserver reads compute logs from the bucket.
             "envSecrets": _secret_refs(storage.credentials_secret),
@@ -155,7 +159,7 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
             "enabled": True,
             "podSecurityContext": pod,
             "securityContext": container,
-            "resources": _DAEMON_RESOURCES,
+            "resources": args.daemon_resources or _DAEMON_RESOURCES,
             "initContainerResources": _INIT_RESOURCES,
         },
         "computeLogManager": {
@@ -195,7 +199,7 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
                     "envSecrets": user_secrets,
                     "podSecurityContext": pod,
                     "securityContext": container,
-                    "resources": _USER_CODE_RESOURCES,
+                    "resources": args.user_code_resources or _USER_CODE_RESOURCES,
                 }
             ],
         },

@@ -110,6 +110,9 @@ class SupersetArgs:
     install_redshift_driver: bool = True
     # Created by the stack, so a Pod Identity association can name it.
     service_account: str = "superset"
+    # From the domain file: web pods and their resources (the worker and init job keep the defaults).
+    replicas: int = 1
+    resources: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_name(self.env_secret, "env_secret")
@@ -281,7 +284,11 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
         },
         **({} if bundled_redis else {"cache": {"host": args.redis.host, "port": args.redis.port}}),
         "configOverrides": overrides,
-        "supersetNode": component("250m", "1Gi", "1", "2Gi", [_DB]),
+        "supersetNode": {
+            **component("250m", "1Gi", "1", "2Gi", [_DB]),
+            **({"resources": args.resources} if args.resources else {}),
+            "replicas": {"enabled": True, "replicaCount": args.replicas},
+        },
         "supersetWorker": component("250m", "1Gi", "1", "2Gi", [_DB, _REDIS]),
         "init": {
             "createAdmin": False,
