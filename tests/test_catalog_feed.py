@@ -332,7 +332,9 @@ def test_recipes_on_aws_use_the_pod_role(sales: Program) -> None:
 
 
 def test_ingestion_pod_gets_credentials_from_secrets_only(sales: Program, local: Program) -> None:
-    (container,) = _pod(_named(sales, "kubernetes:batch/v1:CronJob")["datahub-ingestion"])["containers"]
+    pod = _pod(_named(sales, "kubernetes:batch/v1:CronJob")["datahub-ingestion"])
+    assert (pod["serviceAccountName"], pod["automountServiceAccountToken"]) == ("datahub-ingestion", False)
+    (container,) = pod["containers"]
     env = _env(container)
     assert env["DATAHUB_GMS_TOKEN"] == {"secretKeyRef": {"name": "datahub-ingestion-token", "key": "token"}}
     assert env["SUPERSET_PASSWORD"] == {"secretKeyRef": {"name": "superset-env", "key": "SUPERSET_ADMIN_PASSWORD"}}

@@ -17,6 +17,7 @@ from components.values.datahub import (
     AwsOpenSearch,
     DatahubArgs,
     PrerequisitesArgs,
+    datahub_gms_service,
     datahub_prerequisites_values,
     datahub_ui_service,
     datahub_values,
@@ -169,3 +170,22 @@ def test_rendered_prod_uses_iam_for_opensearch(rendered):
 def test_ui_service_name():
     assert datahub_ui_service("datahub") == ("datahub-datahub-frontend", 9002)
     assert datahub_ui_service("catalog-datahub-frontend") == ("catalog-datahub-frontend", 9002)
+
+
+def test_prerequisites_run_only_what_stays_in_cluster():
+    kafka_only = PrerequisitesArgs(sql=None, opensearch=False)
+    values = datahub_prerequisites_values(kafka_only)
+    assert (values["mysql"]["enabled"], values["postgresql"]["enabled"]) == (False, False)
+    assert (values["opensearch"]["enabled"], values["kafka"]["enabled"]) == (False, True)
+    assert kafka_only.needed
+    assert not PrerequisitesArgs(sql=None, opensearch=False, kafka=False).needed
+
+
+def test_cookies_are_secure_only_over_https():
+    assert datahub_values(CASES["prod"])["datahub-frontend"]["authCookies"] == {"secure": "true"}
+    plain = DatahubArgs(**BASE, secure_cookies=False)
+    assert datahub_values(plain)["datahub-frontend"]["authCookies"] == {"secure": "false"}
+
+
+def test_gms_service_name():
+    assert datahub_gms_service("datahub") == ("datahub-datahub-gms", 8080)
