@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.catalog import CentralCatalog
 from components.config import load_stack_config
 from components.domain import DataDomainStack, grants_for
 from components.domain_config import load_domains
@@ -21,19 +22,29 @@ domains = load_domains(
 # 2. The shared foundation of this environment.
 foundation = make_foundation(config)
 
-# 3. One isolated slice per data domain.
+# 3. The central catalog every domain registers in and feeds.
+catalog = (
+    CentralCatalog("catalog", config, foundation, opts=pulumi.ResourceOptions(providers=foundation.providers))
+    if config.catalog.enabled
+    else None
+)
+
+# 4. One isolated slice per data domain.
 by_name = {d.name: d for d in domains}
 stacks = {
     d.name: DataDomainStack(
         d,
         foundation,
         grants=grants_for(d, by_name),
+        catalog=catalog.endpoint if catalog else None,
         opts=pulumi.ResourceOptions(providers=foundation.providers),
     )
     for d in domains
 }
 
-# 4. Exports.
+# 5. Exports.
 for key, value in foundation_exports(foundation).items():
     pulumi.export(key, value)
 pulumi.export("domains", {name: s.exports for name, s in stacks.items()})
+if catalog:
+    pulumi.export("catalog", catalog.exports)

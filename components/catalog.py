@@ -76,7 +76,7 @@ APP_SA = "datahub"
 OPERATOR_SA = "datahub-operator"
 ISSUER_SA = "datahub-token-issuer"
 ISSUER_CONFIGMAP = "datahub-token-issuer"
-ISSUER_SCRIPT_KEY = "issue_token.py"
+ISSUER_SCRIPT_KEY = "issuer.py"
 # Each domain namespace gets this Secret (key `token`), written by the issuer only.
 TOKEN_SECRET = "datahub-ingestion-token"
 TOKEN_KEY = "token"
@@ -568,7 +568,7 @@ def main():
         secret=env["TOKEN_STORE_NAME"],
         team=env["TEAM"],
         team_email=env["TEAM_EMAIL"],
-        duration=env["TOKEN_DURATION"],
+        duration=env["ACCESS_VALIDITY"],
     )
 
 

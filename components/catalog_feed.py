@@ -377,7 +377,7 @@ class DomainCatalogFeed(pulumi.ComponentResource):
             "TOKEN_STORE_NAME": catalog.token_secret,  # a Secret's name (env names with SECRET must come from Secrets)
             "TEAM": domain.owners.team,
             "TEAM_EMAIL": domain.owners.email,
-            "TOKEN_DURATION": TOKEN_DURATION,
+            "ACCESS_VALIDITY": TOKEN_DURATION,
         }
         scratch, scratch_mounts = _scratch_volumes()
         issuer_pod = _pod(

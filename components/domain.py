@@ -28,6 +28,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.catalog import CatalogEndpoint
+from components.catalog_feed import DomainCatalogFeed, SupersetSource
 from components.charts import resolve
 from components.domain_config import Domain, parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
@@ -138,6 +140,7 @@ class DataDomainStack(pulumi.ComponentResource):
         foundation: Foundation,
         *,
         grants: tuple[ProductGrant, ...] = (),
+        catalog: CatalogEndpoint | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("dataplatform:domain:DataDomainStack", domain.name, None, opts)
@@ -227,6 +230,20 @@ class DataDomainStack(pulumi.ComponentResource):
 
         s3 = services.s3
         warehouse_secret = self._warehouse_credentials(services, ns, labels)
+        # The user code's DataHub sensor pushes Dagster runs to the catalog (DataHub has no pull source).
+        dagster_catalog_env: tuple[dict[str, Any], ...] = ()
+        if (
+            catalog is not None
+            and domain.tools.datahub_ingestion.enabled
+            and domain.tools.datahub_ingestion.sources.dagster
+        ):
+            dagster_catalog_env = (
+                {"name": "DATAHUB_GMS_URL", "value": catalog.gms_url},
+                {
+                    "name": "DATAHUB_GMS_TOKEN",
+                    "valueFrom": {"secretKeyRef": {"name": catalog.token_secret, "key": catalog.token_key}},
+                },
+            )
         if domain.tools.dagster.enabled:
             cfg = domain.tools.dagster
             db = self.databases.databases["dagster"]
@@ -249,6 +266,7 @@ class DataDomainStack(pulumi.ComponentResource):
                         webserver_resources=cfg.resources.webserver.model_dump(by_alias=True),
                         daemon_resources=cfg.resources.daemon.model_dump(by_alias=True),
                         user_code_resources=cfg.resources.user_code.model_dump(by_alias=True),
+                        extra_env=dagster_catalog_env,
                     )
                 )
             )
@@ -313,13 +331,37 @@ class DataDomainStack(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.releases[tool]]),
             )
 
+        self.catalog_feed: DomainCatalogFeed | None = None
+        if catalog is not None and domain.tools.datahub_ingestion.enabled:
+            superset = None
+            if domain.tools.superset.enabled:
+                svc, port = superset_values.superset_ui_service(tool_names(d, "superset").release)
+                superset = SupersetSource(
+                    f"http://{svc}.{ns}.svc:{port}",
+                    SUPERSET_ADMIN,
+                    SUPERSET_CREDENTIALS_SECRET,
+                    "SUPERSET_ADMIN_PASSWORD",
+                )
+            self.catalog_feed = DomainCatalogFeed(
+                f"{d}-catalog",
+                domain,
+                namespace=ns,
+                catalog=catalog,
+                grants=grants,
+                services=services,
+                ingestion_service_account=INGESTION_SA,
+                superset=superset,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails, *self.service_accounts.values()]),
+            )
+
         self.exports: dict[str, Any] = {
             "namespace": ns,
             "bucket": s3.bucket,
             "warehouseEndpoint": services.warehouse.host,
             "roleArn": services.role_arn,
             "urls": self.urls,
-            "grants": [f"{g.producer}.{g.product}" for g in grants],
+            "grants": self.catalog_feed.grants if self.catalog_feed else [f"{g.producer}.{g.product}" for g in grants],
+            **({"catalog": self.catalog_feed.exports} if self.catalog_feed else {}),
         }
         self.register_outputs(self.exports)
 
@@ -360,7 +402,7 @@ class DataDomainStack(pulumi.ComponentResource):
                     db_host, db.port, db.database, db.user, SUPERSET_CREDENTIALS_SECRET, superset_values.DB_PASSWORD_KEY
                 ),
                 redis=redis,
-                admin_username="admin",
+                admin_username=SUPERSET_ADMIN,
                 admin_email=domain.owners.email,
                 warehouse=superset_values.RedshiftConnection(
                     name=f"{d} warehouse",
@@ -454,6 +496,7 @@ SUPERSET_SA = "superset"
 INGESTION_SA = "datahub-ingestion"
 SUPERSET_ENV_SECRET = "superset-env"
 SUPERSET_CREDENTIALS_SECRET = "superset-credentials"
+SUPERSET_ADMIN = "admin"
 WAREHOUSE_SECRET = "warehouse-credentials"
 DB_INIT_SA = "metadata-db-init"
 

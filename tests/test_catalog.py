@@ -374,8 +374,8 @@ def test_service_accounts_and_issuer_script(dev: Program) -> None:
         for name, r in _by_name(dev, "kubernetes:core/v1:ServiceAccount").items()
     }
     assert accounts == {"datahub": False, "datahub-operator": True, "datahub-token-issuer": True}
-    script = _by_name(dev, "kubernetes:core/v1:ConfigMap")["datahub-token-issuer"].inputs["data"]["issue_token.py"]
-    compile(script, "issue_token.py", "exec")
+    script = _by_name(dev, "kubernetes:core/v1:ConfigMap")["datahub-token-issuer"].inputs["data"]["issuer.py"]
+    compile(script, "issuer.py", "exec")
     assert "createAccessToken" in script and "Basic " in script
 
 

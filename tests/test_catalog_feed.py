@@ -470,12 +470,12 @@ def test_issuer_runs_in_the_catalog_namespace_with_the_system_secret(sales: Prog
             "sales",
             "datahub-ingestion-token",
         )
-        assert (env["TEAM"], env["TEAM_EMAIL"], env["TOKEN_DURATION"]) == (
+        assert (env["TEAM"], env["TEAM_EMAIL"], env["ACCESS_VALIDITY"]) == (
             "sales-analytics",
             "sales-data@example.com",
             "ONE_MONTH",
         )
-        assert container["command"] == ["python", "/scripts/issue_token.py"]
+        assert container["command"] == ["python", "/scripts/issuer.py"]
     # The domain namespace never sees the system client secret.
     for r in sales.resources:
         if r.type.startswith("kubernetes:") and r.inputs.get("metadata", {}).get("namespace") == "sales":

@@ -84,6 +84,8 @@ class DagsterArgs:
     webserver_resources: dict[str, Any] | None = None
     daemon_resources: dict[str, Any] | None = None
     user_code_resources: dict[str, Any] | None = None
+    # Extra EnvVars for user code and runs (e.g. the DataHub sensor's URL and token secretKeyRef).
+    extra_env: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         check_label(self.namespace, "namespace")
@@ -195,7 +197,7 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
                     "port": USER_CODE_PORT,
                     # Runs inherit env, Secrets, resources and ServiceAccount of the code location.
                     "includeConfigInLaunchedRuns": {"enabled": True},
-                    "env": env_list(user_code_env(args)),
+                    "env": env_list(user_code_env(args)) + list(args.extra_env),
                     "envSecrets": user_secrets,
                     "podSecurityContext": pod,
                     "securityContext": container,
