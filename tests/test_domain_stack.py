@@ -36,12 +36,14 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 
-# What each tool toggle owns: its token in logical names, its ServiceAccounts, its chart.
-TOOL_TOKEN = {
-    "dagster": "dagster",
-    "airbyte": "airbyte",
-    "superset": "superset",
-    "datahubIngestion": "datahub-ingestion",
+# What each tool toggle owns: tokens in its logical names, its ServiceAccounts (each gets Pod Identity).
+# Ingestion is the ServiceAccount, the recipes and the CronJob; registering the domain in the
+# catalog (DomainCatalogFeed's token, registration Job and ConfigMap) is not part of it.
+TOOL_TOKENS = {
+    "dagster": ("dagster",),
+    "airbyte": ("airbyte",),
+    "superset": ("superset",),
+    "datahubIngestion": ("datahub-ingestion", "catalog-ingestion", "catalog-recipes", "catalog-sources"),
 }
 TOOL_SAS = {
     "dagster": {"dagster", "dagster-user-code"},
@@ -100,6 +102,18 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, list):
         return [unwrap(v) for v in value]
     return value
+
+
+def catalog_namespace(program: Program) -> str | None:
+    """The namespace the central catalog created (None when the stack runs without a catalog)."""
+    found = {
+        r.inputs["metadata"]["name"]
+        for c in program.of_type("dataplatform:catalog:CentralCatalog")
+        for r in program.descendants(c.urn)
+        if r.type == "kubernetes:core/v1:Namespace"
+    }
+    assert len(found) <= 1
+    return next(iter(found), None)
 
 
 def releases(program: Program, domain: str) -> dict[str, dict[str, Any]]:
@@ -346,6 +360,7 @@ def test_domain_objects_live_in_the_domain_namespace_under_the_domain_stack(
     case: tuple[str, Program, dict[str, Domain]],
 ) -> None:
     _, program, domains = case
+    catalog = catalog_namespace(program)
     for name in domains:
         mine = {r.urn for r in owned(program, name)}
         for r in program.resources:
@@ -353,6 +368,11 @@ def test_domain_objects_live_in_the_domain_namespace_under_the_domain_stack(
                 continue
             meta = r.inputs.get("metadata", {})
             in_ns = meta.get("namespace") == name or (r.inputs.get("kind") == "Namespace" and meta.get("name") == name)
+            if r.urn in mine and not in_ns:
+                # Only the catalog's token issuer for this domain runs in the catalog namespace.
+                assert (meta.get("namespace"), r.inputs["kind"]) in {(catalog, "Job"), (catalog, "CronJob")}, r.name
+                assert name in meta["name"], r.name
+                continue
             assert in_ns == (r.urn in mine), f"{r.type} {r.name}"
         for r in program.of_type(RELEASE):
             assert (r.inputs["namespace"] == name) == (r.urn in mine), r.name
@@ -419,15 +439,22 @@ def test_trust_policy_is_pod_identity_for_the_domain_namespace(program: Program,
             assert st["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-namespace"] == name
 
 
+def enabled(domain: Domain) -> list[str]:
+    t = domain.tools
+    on = {"dagster": t.dagster, "airbyte": t.airbyte, "superset": t.superset, "datahubIngestion": t.datahub_ingestion}
+    return [tool for tool, cfg in on.items() if cfg.enabled]
+
+
 def test_a_pod_identity_association_per_tool_service_account(program: Program, domains: dict[str, Domain]) -> None:
     cluster = program.one("aws:eks/cluster:Cluster").outputs["name"]
-    for name in domains:
+    for name, domain in domains.items():
         mine = owned(program, name)
         (role,) = [r for r in mine if r.type == "aws:iam/role:Role"]
         sas = {r.inputs["metadata"]["name"] for r in mine if r.type == SERVICE_ACCOUNT}
         associations = [r.inputs for r in mine if r.type == POD_IDENTITY]
-        assert sorted(a["serviceAccount"] for a in associations) == sorted(sas - {"metadata-db-init"})
-        assert {"dagster", "airbyte", "superset"} <= sas
+        tool_sas = set().union(*(TOOL_SAS[t] for t in enabled(domain)))
+        assert len(tool_sas) == 5 and tool_sas <= sas
+        assert sorted(a["serviceAccount"] for a in associations) == sorted(tool_sas)
         for a in associations:
             assert (a["namespace"], a["roleArn"], a["clusterName"]) == (name, role.outputs["arn"], cluster)
     # No association outside the domains binds a domain namespace.
@@ -473,19 +500,12 @@ def test_superset_reads_its_settings_from_a_secret_of_the_namespace(
         assert values["envFromSecret"] in manifests(program, name, "Secret")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG components/domain.py _superset(): Postgres(...) names SUPERSET_ENV_SECRET as the password "
-    "Secret, so envFromSecrets is [] and redis.auth.existingSecret is superset-env: DB_PASS, "
-    "SUPERSET_SECRET_KEY, SUPERSET_ADMIN_PASSWORD and redis-password (all in superset-credentials) never "
-    "reach the pods. Fix: pass SUPERSET_CREDENTIALS_SECRET there.",
-)
 def test_superset_pods_load_every_credential_the_stack_generates_for_them(
     program: Program, domains: dict[str, Domain]
 ) -> None:
     for name in domains:
         values = releases(program, name)["superset"]["values"]
-        secrets = {n: unwrap(s["stringData"]) for n, s in manifests(program, name, "Secret").items()}
+        secrets = {n: unwrap(s.get("stringData", {})) for n, s in manifests(program, name, "Secret").items()}
         loaded: set[str] = set()
         for secret in [values["envFromSecret"], *values["envFromSecrets"]]:
             loaded |= set(secrets[secret])
@@ -557,9 +577,11 @@ def _env_entries(value: Any) -> Iterator[dict[str, Any]]:
 def test_every_kubernetes_secret_is_secret_wrapped(program: Program) -> None:
     found = program.of_type(K8S_SECRET)
     assert found
+    assert any("stringData" in r.inputs for r in found)
     for r in found:
-        assert isinstance(r.inputs["stringData"], Secret), r.name
-        assert "data" not in r.inputs or isinstance(r.inputs["data"], Secret), r.name
+        # Some Secrets get their data at runtime (the catalog token): then the program sends none.
+        for key in ("stringData", "data"):
+            assert key not in r.inputs or isinstance(r.inputs[key], Secret), (r.name, key)
 
 
 # ---------------------------------------------------------------- toggles
@@ -569,7 +591,20 @@ def relative(program: Program, domain: str) -> set[tuple[str, str]]:
     return {(r.type, "D" + r.name.removeprefix(domain)) for r in owned(program, domain)}
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+# An open bug; the fix is in the reason. Remove the marks once it is applied.
+REGISTRATION_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="BUG components/domain.py: DataDomainStack builds the DomainCatalogFeed only when "
+    "tools.datahubIngestion.enabled, so a domain with ingestion off is not registered in DataHub at all (no "
+    "token, registration ConfigMap or Job), contrary to docs/governance.md ('Every domain is registered') "
+    "and to DomainCatalogFeed, which handles ingestion off itself. Fix: `if catalog is not None:`.",
+)
+WITHOUT_INGESTION = [v for v, off in VARIANTS.items() if "datahubIngestion" in off]
+
+
+@pytest.mark.parametrize(
+    "variant", [pytest.param(v, marks=REGISTRATION_BUG) if v in WITHOUT_INGESTION else v for v in VARIANTS]
+)
 def test_a_disabled_tool_creates_nothing(toggled: Program, variant: str) -> None:
     off = VARIANTS[variant]
     mine = owned(toggled, variant)
@@ -579,7 +614,8 @@ def test_a_disabled_tool_creates_nothing(toggled: Program, variant: str) -> None
     assert got <= reference
     no_ui = all(t in off for t in UI_TOOLS)
     for typ, name in reference - got:
-        assert any(TOOL_TOKEN[t] in name for t in off) or (no_ui and name == "D-allow-load-balancer"), (typ, name)
+        owner = any(token in name for t in off for token in TOOL_TOKENS[t])
+        assert owner or (no_ui and name == "D-allow-load-balancer"), (typ, name)
     # ... and by what the objects are, not only by their names:
     off_sas = set().union(*(TOOL_SAS[t] for t in off))
     charts = {r.inputs["chart"] for r in mine if r.type == RELEASE}
@@ -587,8 +623,7 @@ def test_a_disabled_tool_creates_nothing(toggled: Program, variant: str) -> None
     bound = {r.inputs["serviceAccount"] for r in mine if r.type == POD_IDENTITY}
     secrets = {r.inputs["metadata"]["name"] for r in mine if r.type == K8S_SECRET}
     hosts = {rule["host"] for r in mine if r.type == INGRESS for rule in r.inputs["spec"]["rules"]}
-    (job,) = manifests(toggled, variant, "Job").values()
-    (container,) = job["spec"]["template"]["spec"]["containers"]
+    (container,) = manifests(toggled, variant, "Job")["metadata-db-init"]["spec"]["template"]["spec"]["containers"]
     env = {e["name"] for e in container["env"]}
     script = container["command"][-1]
     for tool in off:
@@ -598,12 +633,24 @@ def test_a_disabled_tool_creates_nothing(toggled: Program, variant: str) -> None
         assert not any(h.startswith(f"{tool}.") for h in hosts)
         assert f"{tool.upper()}_PASSWORD" not in env and f"role={tool} " not in script
         assert tool not in toggled.exports["domains"][variant]["urls"]
+    if "datahubIngestion" in off:
+        kinds = {r.inputs.get("kind") for r in mine if r.inputs.get("metadata", {}).get("namespace") == variant}
+        assert "CronJob" not in kinds
     # The tools left on are all there.
-    for tool in set(TOOL_TOKEN) - set(off):
+    for tool in set(TOOL_TOKENS) - set(off):
         assert TOOL_SAS[tool] <= sas and TOOL_SAS[tool] <= bound
         if tool in UI_TOOLS:
             assert tool in charts and any(h.startswith(f"{tool}.") for h in hosts)
             assert f"{tool.upper()}_PASSWORD" in env
+
+
+@pytest.mark.parametrize("domain", ["sales", *(pytest.param(v, marks=REGISTRATION_BUG) for v in WITHOUT_INGESTION)])
+def test_every_domain_is_registered_in_the_catalog(toggled: Program, domain: str) -> None:
+    assert catalog_namespace(toggled) is not None
+    configmaps, jobs = manifests(toggled, domain, "ConfigMap"), manifests(toggled, domain, "Job")
+    assert any(n.startswith("datahub-registration-") for n in configmaps), sorted(configmaps)
+    assert any(n.startswith("datahub-register-") for n in jobs), sorted(jobs)
+    assert toggled.exports["domains"][domain].get("catalog", {}).get("domainUrn") == f"urn:li:domain:{domain}"
 
 
 # ---------------------------------------------------------------- stability
@@ -750,7 +797,7 @@ def test_domains_export_per_domain(stack: str, program: Program, domains: dict[s
     base = re.escape(base_domain(stack))
     for name, domain in domains.items():
         out = exported[name]
-        assert set(out) == {"namespace", "bucket", "warehouseEndpoint", "roleArn", "urls", "grants"}
+        assert set(out) >= {"namespace", "bucket", "warehouseEndpoint", "roleArn", "urls", "grants"}
         assert out["namespace"] == name
         assert out["bucket"] == bucket_of(program, name).outputs["bucket"]
         (role,) = [r for r in owned(program, name) if r.type == "aws:iam/role:Role"]
@@ -760,4 +807,4 @@ def test_domains_export_per_domain(stack: str, program: Program, domains: dict[s
         assert set(out["urls"]) == set(UI_TOOLS)
         for tool, url in out["urls"].items():
             assert re.fullmatch(rf"https?://{tool}\.{name}\.{base}", url), url
-        assert out["grants"] == sorted(domain.consumes)
+        assert sorted(out["grants"]) == sorted(domain.consumes)  # a list, or a mapping keyed by product
