@@ -332,7 +332,7 @@ class DataDomainStack(pulumi.ComponentResource):
             )
 
         self.catalog_feed: DomainCatalogFeed | None = None
-        if catalog is not None and domain.tools.datahub_ingestion.enabled:
+        if catalog is not None:
             superset = None
             if domain.tools.superset.enabled:
                 svc, port = superset_values.superset_ui_service(tool_names(d, "superset").release)

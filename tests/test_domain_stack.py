@@ -592,19 +592,10 @@ def relative(program: Program, domain: str) -> set[tuple[str, str]]:
 
 
 # An open bug; the fix is in the reason. Remove the marks once it is applied.
-REGISTRATION_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG components/domain.py: DataDomainStack builds the DomainCatalogFeed only when "
-    "tools.datahubIngestion.enabled, so a domain with ingestion off is not registered in DataHub at all (no "
-    "token, registration ConfigMap or Job), contrary to docs/governance.md ('Every domain is registered') "
-    "and to DomainCatalogFeed, which handles ingestion off itself. Fix: `if catalog is not None:`.",
-)
 WITHOUT_INGESTION = [v for v, off in VARIANTS.items() if "datahubIngestion" in off]
 
 
-@pytest.mark.parametrize(
-    "variant", [pytest.param(v, marks=REGISTRATION_BUG) if v in WITHOUT_INGESTION else v for v in VARIANTS]
-)
+@pytest.mark.parametrize("variant", list(VARIANTS))
 def test_a_disabled_tool_creates_nothing(toggled: Program, variant: str) -> None:
     off = VARIANTS[variant]
     mine = owned(toggled, variant)
@@ -644,7 +635,7 @@ def test_a_disabled_tool_creates_nothing(toggled: Program, variant: str) -> None
             assert f"{tool.upper()}_PASSWORD" in env
 
 
-@pytest.mark.parametrize("domain", ["sales", *(pytest.param(v, marks=REGISTRATION_BUG) for v in WITHOUT_INGESTION)])
+@pytest.mark.parametrize("domain", ["sales", *WITHOUT_INGESTION])
 def test_every_domain_is_registered_in_the_catalog(toggled: Program, domain: str) -> None:
     assert catalog_namespace(toggled) is not None
     configmaps, jobs = manifests(toggled, domain, "ConfigMap"), manifests(toggled, domain, "Job")
