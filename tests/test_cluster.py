@@ -46,7 +46,7 @@ def build(cluster_name: str | None = "dp-test", config: ClusterConfig | None = N
     )
     cluster = KubernetesCluster(
         "cluster",
-        config or stack.cluster,
+        config or stack.eks,
         name=cluster_name,
         environment=stack.environment,
         region=stack.region,
@@ -160,7 +160,7 @@ def test_no_cidrs_means_private_endpoint(dev):
 
 def test_open_endpoint_is_refused_even_without_model_validation():
     def open_cluster() -> None:
-        valid = load_stack_config().cluster
+        valid = load_stack_config().eks
         build(config=ClusterConfig.model_construct(**{**dict(valid), "public_access_cidrs": ["0.0.0.0/0"]}))
 
     with pytest.raises(ConfigError, match="publicAccessCidrs"):

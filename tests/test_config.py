@@ -53,7 +53,7 @@ def test_dev_stack_file_validates() -> None:
     assert config.network.az_count == raw["network"]["azCount"]
     assert (config.network.nat_strategy, config.network.flow_logs) == ("single", False)
     assert config.protection.force_destroy_buckets is True
-    assert config.cluster.log_types == ["api", "audit"]
+    assert config.eks.log_types == ["api", "audit"]
     assert config.common_tags == {
         "environment": "dev",
         "owner": "data-platform-team",
@@ -65,7 +65,7 @@ def test_dev_stack_file_validates() -> None:
 def test_prod_stack_file_validates_at_the_prod_baseline() -> None:
     config = parse_stack_config(_raw("prod"))
     assert config.environment == "prod"
-    assert set(config.cluster.log_types) == set(EKS_LOG_TYPES)
+    assert set(config.eks.log_types) == set(EKS_LOG_TYPES)
     assert config.protection.protect_stateful and not config.protection.force_destroy_buckets
     assert config.protection.kms_deletion_window_days == 30
     assert config.network.flow_logs and config.network.nat_strategy == "perAz"
