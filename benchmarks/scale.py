@@ -250,6 +250,11 @@ def main() -> int:
             for (a, b), m, p in zip(itertools.pairwise(rows), marginal, per_domain, strict=True)
         )
         print(f"marginal cost per added domain: {steps}")
+        floor_steps = ", ".join(
+            f"{a['domains']}->{b['domains']}: {1000 * (b['floor_s'] - a['floor_s']) / (b['domains'] - a['domains']):.0f} ms/domain"
+            for a, b in itertools.pairwise(rows)
+        )
+        print(f"floor, same steps: {floor_steps}")
         checks.append(
             (
                 f"linear: marginal cost per domain varies at most {LINEARITY_TARGET:g}x ({spread:.2f}x)",
