@@ -15,11 +15,13 @@ Invariants:
   component creates; Helm values carry Secret names only;
 - every logical name starts with the domain name, and no input depends on any other domain file,
   so adding, removing or reordering domains changes nothing here;
-- every Kubernetes object lives in the domain namespace and uses the foundation's provider.
+- every Kubernetes object lives in the domain namespace (except the catalog feed's token issuer,
+  which runs in the catalog's namespace) and uses the foundation's provider.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -29,7 +31,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.catalog import CatalogEndpoint
-from components.catalog_feed import DomainCatalogFeed, SupersetSource
+from components.catalog_feed import DomainCatalogFeed, SupersetSource, grant_summary
 from components.charts import resolve
 from components.domain_config import Domain, parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
@@ -60,9 +62,10 @@ def tool_names(domain: str, tool: str) -> ToolNames:
 
 def _times(quantity: str, factor: int, unit: str) -> str:
     value = parse_quantity(quantity) * factor
+    # Round up, so the limit is never below factor x the request.
     if unit == "m":
-        return f"{int(value * 1000)}m"
-    return f"{int(value / Decimal(2**20))}Mi"
+        return f"{math.ceil(value * 1000)}m"
+    return f"{math.ceil(value / Decimal(2**20))}Mi"
 
 
 def guardrails_args(domain: Domain, foundation: Foundation) -> GuardrailsArgs:
@@ -360,7 +363,7 @@ class DataDomainStack(pulumi.ComponentResource):
             "warehouseEndpoint": services.warehouse.host,
             "roleArn": services.role_arn,
             "urls": self.urls,
-            "grants": self.catalog_feed.grants if self.catalog_feed else [f"{g.producer}.{g.product}" for g in grants],
+            "grants": grant_summary(grants),
             **({"catalog": self.catalog_feed.exports} if self.catalog_feed else {}),
         }
         self.register_outputs(self.exports)
