@@ -43,6 +43,7 @@ from components.config import StackConfig
 from components.domain_config import parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, PortsTo, Quota
 from components.interfaces import CatalogRequest, CatalogServices, Foundation
+from components.sizing import PROFILES
 from components.values.common import Postgres
 from components.values.datahub import (
     MYSQL_ROOT_PASSWORD_KEY,
@@ -123,6 +124,7 @@ class CentralCatalog(pulumi.ComponentResource):
     ) -> None:
         super().__init__("dataplatform:catalog:CentralCatalog", name, None, opts)
         cat = config.catalog
+        sizes = PROFILES[config.sizing]
         ns = NAMESPACE
         labels = {"app.kubernetes.io/part-of": "datahub"}
         allow = foundation.network_allowances()
@@ -200,6 +202,8 @@ class CentralCatalog(pulumi.ComponentResource):
             opensearch=search is None,
             kafka=cat.kafka_bootstrap_servers is None,
             mysql_secret=MYSQL_SECRET,
+            opensearch_resources=sizes.opensearch if sizes else None,
+            opensearch_heap=sizes.opensearch_heap if sizes else "512m",
         )
         if prerequisites.sql == "mysql":
             secrets.append(
@@ -277,6 +281,7 @@ class CentralCatalog(pulumi.ComponentResource):
             mysql_secret=MYSQL_SECRET,
             kafka_bootstrap=cat.kafka_bootstrap_servers,
             secure_cookies=ingress.scheme == "https",
+            resources=sizes.datahub if sizes else None,
         )
         values: pulumi.Input[dict[str, Any]] = datahub_values(args)
         if services:

@@ -210,6 +210,8 @@ class StackConfig(StrictModel):
     ingress: IngressConfig
     catalog: CatalogConfig = CatalogConfig()
     local: LocalConfig = LocalConfig()
+    # standard: tool resources from the domain files; laptop: small fixed sizes (components/sizing.py).
+    sizing: Literal["standard", "laptop"] = "standard"
     charts: dict[ChartName, ChartOverride] = Field(default_factory=dict)
 
     @model_validator(mode="after")

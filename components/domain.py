@@ -37,6 +37,7 @@ from components.domain_config import Domain, parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
 from components.interfaces import DomainRequest, DomainServices, Foundation, ProductGrant
 from components.metadata_db import DatabaseSpec, MetadataDatabases
+from components.sizing import PROFILES
 from components.values import airbyte as airbyte_values
 from components.values import dagster as dagster_values
 from components.values import superset as superset_values
@@ -152,6 +153,8 @@ class DataDomainStack(pulumi.ComponentResource):
         config = foundation.config
         tools = enabled_tools(domain)
         labels = {DOMAIN_LABEL: d}
+        sizes = PROFILES[config.sizing]
+        self.sizes = sizes
 
         self.guardrails = NamespaceGuardrails(
             d, guardrails_args(domain, foundation), opts=pulumi.ResourceOptions(parent=self)
@@ -263,12 +266,20 @@ class DataDomainStack(pulumi.ComponentResource):
                         warehouse=dagster_values.WarehouseEndpoint(
                             a[2], services.warehouse.port, services.warehouse.database, warehouse_secret
                         ),
-                        dbt_target=cfg.dbt.target or "prod",
+                        dbt_target=cfg.dbt.target
+                        or services.warehouse.kind,  # the example profiles: redshift, postgres
                         service_account=DAGSTER_SA,
                         user_code_service_account=DAGSTER_USER_CODE_SA,
-                        webserver_resources=cfg.resources.webserver.model_dump(by_alias=True),
-                        daemon_resources=cfg.resources.daemon.model_dump(by_alias=True),
-                        user_code_resources=cfg.resources.user_code.model_dump(by_alias=True),
+                        webserver_resources=sizes.dagster_webserver
+                        if sizes
+                        else cfg.resources.webserver.model_dump(by_alias=True),
+                        daemon_resources=sizes.dagster_daemon
+                        if sizes
+                        else cfg.resources.daemon.model_dump(by_alias=True),
+                        user_code_resources=sizes.dagster_user_code
+                        if sizes
+                        else cfg.resources.user_code.model_dump(by_alias=True),
+                        run_resources=sizes.dagster_run if sizes else None,
                         extra_env=dagster_catalog_env,
                     )
                 )
@@ -285,9 +296,14 @@ class DataDomainStack(pulumi.ComponentResource):
                         postgres=Postgres(a[1], db.port, db.database, db.user, db.secret_name, db.password_key),
                         service_account=AIRBYTE_SA,
                         airbyte_url=url,
-                        replicas=domain.tools.airbyte.replicas,
-                        resources=domain.tools.airbyte.resources.model_dump(by_alias=True),
-                        job_resources=domain.tools.airbyte.job_resources.model_dump(by_alias=True),
+                        replicas=1 if sizes else domain.tools.airbyte.replicas,
+                        resources=sizes.airbyte_main
+                        if sizes
+                        else domain.tools.airbyte.resources.model_dump(by_alias=True),
+                        job_resources=sizes.airbyte_job
+                        if sizes
+                        else domain.tools.airbyte.job_resources.model_dump(by_alias=True),
+                        support_resources=sizes.airbyte_support if sizes else None,
                     )
                 )
             )
@@ -418,8 +434,9 @@ class DataDomainStack(pulumi.ComponentResource):
                     dialect="redshift" if wh.kind == "redshift" else "postgresql",
                 ),
                 service_account=SUPERSET_SA,
-                replicas=cfg.replicas,
-                resources=cfg.resources.model_dump(by_alias=True),
+                replicas=1 if self.sizes else cfg.replicas,
+                resources=self.sizes.superset_web if self.sizes else cfg.resources.model_dump(by_alias=True),
+                support_resources=self.sizes.superset_support if self.sizes else None,
             )
 
         workgroup = wh.workgroup if wh.workgroup is not None else pulumi.Output.from_input("")

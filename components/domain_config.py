@@ -543,7 +543,8 @@ class Dbt(StrictModel):
         default="/opt/dagster/app/dbt", description="Absolute path of the dbt project inside the image."
     )
     target: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = Field(
-        default=None, description="dbt target (profiles.yml output) to run; default: the profile's default target."
+        default=None,
+        description="dbt target (profiles.yml output) to run; default: the warehouse kind (redshift on AWS, postgres on the local stack).",
     )
 
 

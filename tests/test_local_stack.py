@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pulumi
@@ -19,6 +20,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.config import parse_stack_config
+from components.domain_config import parse_quantity
 from components.domain_services_local import (
     LAKE_CREDENTIALS_SECRET,
     POSTGRES_IMAGES,
@@ -377,3 +379,64 @@ def test_plan_cli_works_for_the_local_stack(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert not [r for r in plan["resources"] if str(r.get("type", "")).startswith("aws:")]
+
+
+# --- footprint --------------------------------------------------------------------------------------
+# Requests of pods that exist only briefly (runs, syncs, init and hook jobs, wait containers) are not steady state.
+_TRANSIENT = {"runLauncher", "init", "airbyteBootloader", "datahubSystemUpdate", "workloads", "extraInitContainers"}
+# Chart defaults we do not set, per pod: MySQL from the datahub-prerequisites 0.3.0 values; Kafka's controller
+# and Superset's bundled Redis take Bitnami's resource presets ("small" and "nano").
+_CHART_DEFAULTS_MIB = {"mysql": 512, "kafka": 512, "redis-per-domain": 128}
+LAPTOP_BUDGET_GIB = 13  # of 16 GiB: the rest is for the OS, Docker and the kind node's own pods
+
+
+def footprint(program: Program) -> tuple[Decimal, Decimal]:
+    """Steady-state CPU (cores) and memory (bytes) requests computed from the values the program sets."""
+    cpu, memory = Decimal(0), Decimal(0)
+
+    def walk(value: object, path: tuple[str, ...]) -> None:
+        nonlocal cpu, memory
+        if isinstance(value, dict):
+            if _TRANSIENT & set(path):
+                return
+            requests = (
+                (value.get("resources") or {}).get("requests") if isinstance(value.get("resources"), dict) else None
+            )
+            if isinstance(requests, dict):
+                replicas = value.get("replicaCount") or (value.get("replicas") or {}).get("replicaCount") or 1
+                cpu += parse_quantity(str(requests.get("cpu", "0"))) * int(replicas)
+                memory += parse_quantity(str(requests.get("memory", "0"))) * int(replicas)
+            for key, item in value.items():
+                if key != "resources":
+                    walk(item, (*path, key))
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, path)
+
+    for release in program.of_type("kubernetes:helm.sh/v3:Release"):
+        values = release.inputs["values"]
+        walk(values.value if isinstance(values, Secret) else values, ())
+    for cluster in program.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster"):
+        requests = cluster.inputs["spec"]["resources"]["requests"]
+        cpu += parse_quantity(requests["cpu"]) * int(cluster.inputs["spec"]["instances"])
+        memory += parse_quantity(requests["memory"]) * int(cluster.inputs["spec"]["instances"])
+    domains = len(program.of_type("dataplatform:domain:DataDomainStack"))
+    defaults = (
+        _CHART_DEFAULTS_MIB["mysql"] + _CHART_DEFAULTS_MIB["kafka"] + domains * _CHART_DEFAULTS_MIB["redis-per-domain"]
+    )
+    return cpu, memory + Decimal(defaults) * 2**20
+
+
+def test_two_domains_and_the_catalog_fit_a_16_gib_laptop(program: Program) -> None:
+    assert len(program.of_type("dataplatform:domain:DataDomainStack")) == 2
+    assert program.of_type("dataplatform:catalog:CentralCatalog")
+    cpu, memory = footprint(program)
+    assert memory <= LAPTOP_BUDGET_GIB * 2**30, f"{memory / 2**30:.2f} GiB of requests"
+    assert cpu <= 6, f"{cpu} CPU of requests"
+
+
+def test_standard_sizing_would_not_fit() -> None:
+    # Shows the footprint test is sensitive: the domain files' own sizes are for real clusters.
+    standard = program_for("local", config={**stack_config("local"), "dataplatform:sizing": "standard"})
+    _, memory = footprint(standard)
+    assert memory > LAPTOP_BUDGET_GIB * 2**30

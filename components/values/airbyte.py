@@ -80,6 +80,8 @@ class AirbyteArgs:
     replicas: int = 1
     resources: dict[str, Any] | None = None
     job_resources: dict[str, Any] | None = None
+    # The other platform components (launcher, workload API, cron, Temporal, bootloader, manifest server).
+    support_resources: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_name(self.service_account, "service_account")
@@ -124,7 +126,7 @@ def airbyte_values(args: AirbyteArgs) -> dict[str, Any]:
             "enabled": True,
             "containerSecurityContext": container_security_context(_UID, _UID),
             "podSecurityContext": {"fsGroup": _UID},
-            "resources": (args.resources or limits) if name in _SCALED else limits,
+            "resources": (args.resources or limits) if name in _SCALED else (args.support_resources or limits),
             **({"replicaCount": args.replicas} if name in _SCALED else {}),
         }
         for name, limits in _COMPONENTS.items()

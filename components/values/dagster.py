@@ -84,6 +84,7 @@ class DagsterArgs:
     webserver_resources: dict[str, Any] | None = None
     daemon_resources: dict[str, Any] | None = None
     user_code_resources: dict[str, Any] | None = None
+    run_resources: dict[str, Any] | None = None
     # Extra EnvVars for user code and runs (e.g. the DataHub sensor's URL and token secretKeyRef).
     extra_env: tuple[dict[str, Any], ...] = ()
 
@@ -175,7 +176,7 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
                     "jobNamespace": args.namespace,
                     "imagePullPolicy": args.image.pull_policy,
                     "envSecrets": user_secrets,
-                    "resources": _RUN_RESOURCES,
+                    "resources": args.run_resources or _RUN_RESOURCES,
                     "securityContext": container,
                     "runK8sConfig": {"podSpecConfig": {"securityContext": pod}},
                 }

@@ -80,6 +80,8 @@ class DatahubArgs:
     kafka_bootstrap: str | None = None
     # Browsers send Secure cookies over HTTPS only: off when the Ingress serves plain HTTP (no certificate).
     secure_cookies: bool = True
+    # Per-component requests/limits (keys: gms, frontend, actions, systemUpdate); defaults otherwise.
+    resources: dict[str, dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         check_label(self.prerequisites_release, "prerequisites_release")
@@ -156,6 +158,12 @@ def _workload(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[
     }
 
 
+def _sized(workload: dict[str, Any], args: DatahubArgs, component: str) -> dict[str, Any]:
+    if args.resources and component in args.resources:
+        return {**workload, "resources": args.resources[component]}
+    return workload
+
+
 def datahub_values(args: DatahubArgs) -> dict[str, Any]:
     kafka = args.kafka_bootstrap or f"{args.prerequisites_release}-kafka:9092"
     return {
@@ -185,7 +193,7 @@ def datahub_values(args: DatahubArgs) -> dict[str, Any]:
             "enabled": True,
             # The chart default is a LoadBalancer; only the stack's Ingress exposes DataHub.
             "service": {"type": "ClusterIP"},
-            **_workload("500m", "2Gi", "2", "3Gi"),
+            **_sized(_workload("500m", "2Gi", "2", "3Gi"), args, "gms"),
         },
         "datahub-frontend": {
             "enabled": True,
@@ -196,12 +204,12 @@ def datahub_values(args: DatahubArgs) -> dict[str, Any]:
             "extraVolumeMounts": [
                 {"name": _USERS_VOLUME, "mountPath": _USER_PROPS_PATH, "subPath": "user.props", "readOnly": True}
             ],
-            **_workload("250m", "1Gi", "1", "1536Mi"),
+            **_sized(_workload("250m", "1Gi", "1", "1536Mi"), args, "frontend"),
         },
-        "acryl-datahub-actions": {"enabled": True, **_workload("250m", "512Mi", "1", "1Gi")},
+        "acryl-datahub-actions": {"enabled": True, **_sized(_workload("250m", "512Mi", "1", "1Gi"), args, "actions")},
         "datahubSystemUpdate": {
             "serviceAccount": {"create": False, "name": args.operator_service_account, "rbac": True},
-            **_workload("250m", "1Gi", "1", "2Gi"),
+            **_sized(_workload("250m", "1Gi", "1", "2Gi"), args, "systemUpdate"),
         },
     }
 
@@ -216,6 +224,8 @@ class PrerequisitesArgs:
     mysql_secret: str = "mysql-secrets"
     postgresql_secret: str = "postgresql-secrets"
     opensearch_volume: str = "10Gi"
+    opensearch_resources: dict[str, Any] | None = None
+    opensearch_heap: str = "512m"
 
     def __post_init__(self) -> None:
         check_name(self.mysql_secret, "mysql_secret")
@@ -234,8 +244,8 @@ def datahub_prerequisites_values(args: PrerequisitesArgs) -> dict[str, Any]:
         "opensearch": {
             "enabled": args.opensearch,
             "singleNode": True,
-            "opensearchJavaOpts": "-Xms512m -Xmx512m",
-            "resources": resources("250m", "1Gi", cpu_limit="1", memory_limit="1536Mi"),
+            "opensearchJavaOpts": f"-Xms{args.opensearch_heap} -Xmx{args.opensearch_heap}",
+            "resources": args.opensearch_resources or resources("250m", "1Gi", cpu_limit="1", memory_limit="1536Mi"),
             "persistence": {"size": args.opensearch_volume},
         },
         "neo4j": {"enabled": False},

@@ -113,6 +113,8 @@ class SupersetArgs:
     # From the domain file: web pods and their resources (the worker and init job keep the defaults).
     replicas: int = 1
     resources: dict[str, Any] | None = None
+    # The Celery worker and the init job.
+    support_resources: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_name(self.env_secret, "env_secret")
@@ -289,12 +291,16 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
             **({"resources": args.resources} if args.resources else {}),
             "replicas": {"enabled": True, "replicaCount": args.replicas},
         },
-        "supersetWorker": component("250m", "1Gi", "1", "2Gi", [_DB, _REDIS]),
+        "supersetWorker": {
+            **component("250m", "1Gi", "1", "2Gi", [_DB, _REDIS]),
+            **({"resources": args.support_resources} if args.support_resources else {}),
+        },
         "init": {
             "createAdmin": False,
             "loadExamples": False,
             "command": _init_command(args),
             **component("250m", "1Gi", "1", "2Gi", [_DB]),
+            **({"resources": args.support_resources} if args.support_resources else {}),
         },
         "postgresql": {"enabled": False},
         "redis": (
