@@ -38,7 +38,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.charts import resolve
+from components.charts import release_args
 from components.config import StackConfig
 from components.domain_config import parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, PortsTo, Quota
@@ -240,20 +240,10 @@ class CentralCatalog(pulumi.ComponentResource):
             values: pulumi.Input[dict[str, Any]],
             after: Sequence[pulumi.Resource],
         ) -> k8s.helm.v3.Release:
-            chart = resolve(chart_name, {**config.charts})
             return k8s.helm.v3.Release(
                 f"{name}-{key}",
-                k8s.helm.v3.ReleaseArgs(
-                    name=release_name,
-                    namespace=ns,
-                    chart=chart.chart,
-                    version=chart.version,
-                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
-                    values=values,
-                    atomic=True,
-                    cleanup_on_fail=True,
-                    timeout=1800,
-                    max_history=10,
+                release_args(
+                    chart_name, {**config.charts}, release_name=release_name, namespace=ns, values=values, timeout=1800
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails, *after]),
             )

@@ -6,9 +6,12 @@ an upgrade in dev first. Values builders are written against the versions pinned
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+import pulumi
+import pulumi_kubernetes as k8s
 from pydantic import Field
 
 from components.validation import StrictModel
@@ -62,10 +65,35 @@ class ChartOverride(StrictModel):
     version: str | None = Field(default=None, pattern=r"^v?\d+\.\d+\.\d+([-+][\w.-]+)?$")
 
 
-def resolve(name: str, overrides: dict[str, ChartOverride]) -> Chart:
+def resolve(name: str, overrides: Mapping[str, ChartOverride]) -> Chart:
     """The pinned chart, with the stack's override (if any) applied."""
     pinned = PINNED[name]
     override = overrides.get(name)
     if override is None:
         return pinned
     return Chart(chart=pinned.chart, repo=override.repo or pinned.repo, version=override.version or pinned.version)
+
+
+def release_args(
+    chart_name: str,
+    overrides: Mapping[str, ChartOverride],
+    *,
+    release_name: str,
+    namespace: str,
+    values: pulumi.Input[dict[str, Any]],
+    timeout: int = 900,
+) -> k8s.helm.v3.ReleaseArgs:
+    """A Helm release of a pinned chart: atomic, cleaned up on failure, bounded history."""
+    chart = resolve(chart_name, dict(overrides))
+    return k8s.helm.v3.ReleaseArgs(
+        name=release_name,
+        namespace=namespace,
+        chart=chart.chart,
+        version=chart.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+        values=values,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=timeout,
+        max_history=10,
+    )

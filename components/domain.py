@@ -32,7 +32,7 @@ import pulumi_random as random
 
 from components.catalog import CatalogEndpoint
 from components.catalog_feed import DomainCatalogFeed, SupersetSource, grant_summary
-from components.charts import resolve
+from components.charts import release_args
 from components.domain_config import Domain, parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
 from components.interfaces import DomainRequest, DomainServices, Foundation, ProductGrant
@@ -215,21 +215,10 @@ class DataDomainStack(pulumi.ComponentResource):
         def release(
             tool: str, values: pulumi.Input[dict[str, Any]], extra: list[pulumi.Resource] | None = None
         ) -> None:
-            chart = resolve(tool, {**config.charts})
-            names = tool_names(d, tool)
             self.releases[tool] = k8s.helm.v3.Release(
                 f"{d}-{tool}",
-                k8s.helm.v3.ReleaseArgs(
-                    name=names.release,
-                    namespace=ns,
-                    chart=chart.chart,
-                    version=chart.version,
-                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
-                    values=values,
-                    atomic=True,
-                    cleanup_on_fail=True,
-                    timeout=900,
-                    max_history=10,
+                release_args(
+                    tool, {**config.charts}, release_name=tool_names(d, tool).release, namespace=ns, values=values
                 ),
                 opts=pulumi.ResourceOptions.merge(after_db, pulumi.ResourceOptions(depends_on=extra or [])),
             )

@@ -25,7 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.charts import resolve
+from components.charts import release_args
 from components.config import StackConfig
 from components.domain_services_local import (
     CNPG_CLUSTER_LABEL,
@@ -301,20 +301,10 @@ class LocalFoundation(pulumi.ComponentResource):
     def _release(
         self, chart_key: str, name: str, namespace: str, values: dict[str, Any], opts: pulumi.ResourceOptions
     ) -> k8s.helm.v3.Release:
-        chart = resolve(chart_key, {**self.config.charts})
         return k8s.helm.v3.Release(
             chart_key,
-            k8s.helm.v3.ReleaseArgs(
-                name=name,
-                namespace=namespace,
-                chart=chart.chart,
-                version=chart.version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
-                values=values,
-                atomic=True,
-                cleanup_on_fail=True,
-                timeout=600,
-                max_history=5,
+            release_args(
+                chart_key, {**self.config.charts}, release_name=name, namespace=namespace, values=values, timeout=600
             ),
             opts=opts,
         )
