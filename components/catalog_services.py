@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components.identity import pod_identity_trust_policy
 from components.interfaces import CatalogRequest, CatalogServices, PostgresServer
+from components.postgres import PostgresSpec, private_postgres
 
 SQL_ADMIN = "datahub"
 SQL_DATABASE = "datahub"
@@ -115,76 +115,26 @@ class AwsCatalogServices(pulumi.ComponentResource):
         sql: PostgresServer | None = None
         if request.sql is not None:
             cfg = request.sql
-            password = random.RandomPassword(
-                f"{name}-sql-admin", random.RandomPasswordArgs(length=32, special=False), opts=child
-            )
-            subnets = aws.rds.SubnetGroup(
+            db, password = private_postgres(
                 f"{name}-sql",
-                aws.rds.SubnetGroupArgs(name=f"{base}-sql", subnet_ids=refs.private_subnet_ids),
-                opts=child,
-            )
-            sql_sg = aws.ec2.SecurityGroup(
-                f"{name}-sql",
-                aws.ec2.SecurityGroupArgs(
-                    name=f"{base}-sql",
-                    description="DataHub SQL store: reachable from the cluster only",
-                    vpc_id=refs.vpc_id,
-                    ingress=[
-                        aws.ec2.SecurityGroupIngressArgs(
-                            protocol="tcp",
-                            from_port=5432,
-                            to_port=5432,
-                            security_groups=[refs.cluster_security_group_id],
-                            description="PostgreSQL from EKS pods",
-                        )
-                    ],
-                ),
-                opts=child,
-            )
-            params = aws.rds.ParameterGroup(
-                f"{name}-sql",
-                aws.rds.ParameterGroupArgs(
-                    name=f"{base}-sql",
-                    family=f"postgres{cfg.engine_version}",
-                    description="TLS-only PostgreSQL for the central catalog",
-                    parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
-                ),
-                opts=child,
-            )
-            identifier = f"{base}-sql"
-            db = aws.rds.Instance(
-                f"{name}-sql",
-                aws.rds.InstanceArgs(
-                    identifier=identifier,
-                    engine="postgres",
+                PostgresSpec(
+                    identifier=f"{base}-sql",
                     engine_version=cfg.engine_version,
                     instance_class=cfg.instance_class,
-                    allocated_storage=cfg.allocated_storage_gib,
-                    max_allocated_storage=cfg.allocated_storage_gib * 4,
-                    storage_type="gp3",
-                    storage_encrypted=True,
-                    kms_key_id=refs.kms_key_arn,
+                    storage_gib=cfg.allocated_storage_gib,
+                    admin_user=SQL_ADMIN,
+                    sg_description="DataHub SQL store: reachable from the cluster only",
+                    params_description="TLS-only PostgreSQL for the central catalog",
                     db_name=SQL_DATABASE,
-                    username=SQL_ADMIN,
-                    password=password.result,
-                    db_subnet_group_name=subnets.name,
-                    vpc_security_group_ids=[sql_sg.id],
-                    parameter_group_name=params.name,
-                    publicly_accessible=False,
-                    multi_az=prod,
-                    deletion_protection=prod,
-                    backup_retention_period=14 if prod else 1,
-                    skip_final_snapshot=False,
-                    final_snapshot_identifier=f"{identifier}-final",
-                    copy_tags_to_snapshot=True,
-                    auto_minor_version_upgrade=True,
-                    enabled_cloudwatch_logs_exports=["postgresql"],
-                    performance_insights_enabled=True,
-                    performance_insights_kms_key_id=refs.kms_key_arn,
                 ),
-                opts=pulumi.ResourceOptions.merge(
-                    stateful, pulumi.ResourceOptions(additional_secret_outputs=["password"])
-                ),
+                kms_key_arn=refs.kms_key_arn,
+                vpc_id=refs.vpc_id,
+                subnet_ids=refs.private_subnet_ids,
+                client_security_group_id=refs.cluster_security_group_id,
+                prod=prod,
+                tags=None,
+                child=child,
+                stateful=stateful,
             )
             resources.append(db)
             sql = PostgresServer(

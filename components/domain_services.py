@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components.identity import domain_role_policy, pod_identity_trust_policy
 from components.interfaces import (
@@ -34,6 +33,7 @@ from components.interfaces import (
     WarehouseSettings,
 )
 from components.lake import DataLake
+from components.postgres import PostgresSpec, private_postgres
 from components.warehouse import Warehouse, WarehouseArgs
 
 METADATA_DB_ADMIN = "dpadmin"
@@ -101,80 +101,26 @@ class AwsDomainServices(pulumi.ComponentResource):
         )
 
         # Metadata PostgreSQL for the tools (one database per tool, created in-cluster by the domain stack).
-        self.db_password = random.RandomPassword(
-            f"{d}-metadb-admin",
-            random.RandomPasswordArgs(length=32, special=False),
-            opts=child,
-        )
-        subnet_group = aws.rds.SubnetGroup(
-            f"{d}-metadb",
-            aws.rds.SubnetGroupArgs(name=f"dp-{env}-{d}-meta", subnet_ids=refs.private_subnet_ids, tags=request.tags),
-            opts=child,
-        )
-        db_sg = aws.ec2.SecurityGroup(
-            f"{d}-metadb",
-            aws.ec2.SecurityGroupArgs(
-                name=f"dp-{env}-{d}-meta",
-                description=f"Metadata PostgreSQL of domain {d}: reachable from the cluster only",
-                vpc_id=refs.vpc_id,
-                ingress=[
-                    aws.ec2.SecurityGroupIngressArgs(
-                        protocol="tcp",
-                        from_port=5432,
-                        to_port=5432,
-                        security_groups=[refs.cluster_security_group_id],
-                        description="PostgreSQL from EKS pods",
-                    )
-                ],
-                tags=request.tags,
-            ),
-            opts=child,
-        )
-        family = f"postgres{request.metadata_db_engine_version.split('.')[0]}"
-        params = aws.rds.ParameterGroup(
-            f"{d}-metadb",
-            aws.rds.ParameterGroupArgs(
-                name=f"dp-{env}-{d}-meta",
-                family=family,
-                description=f"TLS-only PostgreSQL for domain {d}",
-                parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
-                tags=request.tags,
-            ),
-            opts=child,
-        )
         prod = env == "prod"
-        identifier = f"dp-{env}-{d}-meta"
-        self.db = aws.rds.Instance(
+        self.db, self.db_password = private_postgres(
             f"{d}-metadb",
-            aws.rds.InstanceArgs(
-                identifier=identifier,
-                engine="postgres",
+            PostgresSpec(
+                identifier=f"dp-{env}-{d}-meta",
                 engine_version=request.metadata_db_engine_version,
                 instance_class=request.metadata_db_instance_class,
-                allocated_storage=request.metadata_db_storage_gib,
-                max_allocated_storage=request.metadata_db_storage_gib * 4,
-                storage_type="gp3",
-                storage_encrypted=True,
-                kms_key_id=refs.lake.kms_key_arn,
-                username=METADATA_DB_ADMIN,
-                password=self.db_password.result,
-                db_subnet_group_name=subnet_group.name,
-                vpc_security_group_ids=[db_sg.id],
-                parameter_group_name=params.name,
-                publicly_accessible=False,
-                multi_az=prod,
-                deletion_protection=prod,
-                backup_retention_period=14 if prod else 1,
-                skip_final_snapshot=False,
-                final_snapshot_identifier=f"{identifier}-final",
-                copy_tags_to_snapshot=True,
-                auto_minor_version_upgrade=True,
-                enabled_cloudwatch_logs_exports=["postgresql"],
-                performance_insights_enabled=True,
-                performance_insights_kms_key_id=refs.lake.kms_key_arn,
-                tags=request.tags,
+                storage_gib=request.metadata_db_storage_gib,
+                admin_user=METADATA_DB_ADMIN,
+                sg_description=f"Metadata PostgreSQL of domain {d}: reachable from the cluster only",
+                params_description=f"TLS-only PostgreSQL for domain {d}",
             ),
-            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(additional_secret_outputs=["password"])),
+            kms_key_arn=refs.lake.kms_key_arn,
+            vpc_id=refs.vpc_id,
+            subnet_ids=refs.private_subnet_ids,
+            client_security_group_id=refs.cluster_security_group_id,
+            prod=prod,
+            tags=request.tags,
+            child=child,
+            stateful=stateful,
         )
 
         # Identity: one role for the domain, reachable only from its namespace through Pod Identity.
