@@ -55,6 +55,7 @@ from components.values.datahub import (
     datahub_ui_service,
     datahub_values,
 )
+from components.workloads import ui_ingress_spec
 
 NAMESPACE = "platform"
 RELEASE = "datahub"
@@ -308,28 +309,7 @@ class CentralCatalog(pulumi.ComponentResource):
         self.ingress = k8s.networking.v1.Ingress(
             f"{name}-frontend",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="datahub", namespace=ns, labels=labels, annotations=annotations),
-            spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name=ingress.class_name,
-                rules=[
-                    k8s.networking.v1.IngressRuleArgs(
-                        host=host,
-                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                            paths=[
-                                k8s.networking.v1.HTTPIngressPathArgs(
-                                    path="/",
-                                    path_type="Prefix",
-                                    backend=k8s.networking.v1.IngressBackendArgs(
-                                        service=k8s.networking.v1.IngressServiceBackendArgs(
-                                            name=ui_service,
-                                            port=k8s.networking.v1.ServiceBackendPortArgs(number=ui_port),
-                                        )
-                                    ),
-                                )
-                            ]
-                        ),
-                    )
-                ],
-            ),
+            spec=ui_ingress_spec(ingress.class_name, host, ui_service, ui_port),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
 

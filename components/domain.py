@@ -42,6 +42,7 @@ from components.values import airbyte as airbyte_values
 from components.values import dagster as dagster_values
 from components.values import superset as superset_values
 from components.values.common import Image, Postgres, S3Access
+from components.workloads import ui_ingress_spec
 
 DOMAIN_LABEL = "dataplatform.io/domain"
 CATALOG_NAMESPACE = "platform"
@@ -314,28 +315,7 @@ class DataDomainStack(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=tool, namespace=ns, labels=labels, annotations=ingress.annotations
                 ),
-                spec=k8s.networking.v1.IngressSpecArgs(
-                    ingress_class_name=ingress.class_name,
-                    rules=[
-                        k8s.networking.v1.IngressRuleArgs(
-                            host=f"{tool}.{d}.{base_domain}",
-                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                                paths=[
-                                    k8s.networking.v1.HTTPIngressPathArgs(
-                                        path="/",
-                                        path_type="Prefix",
-                                        backend=k8s.networking.v1.IngressBackendArgs(
-                                            service=k8s.networking.v1.IngressServiceBackendArgs(
-                                                name=service,
-                                                port=k8s.networking.v1.ServiceBackendPortArgs(number=port),
-                                            )
-                                        ),
-                                    )
-                                ]
-                            ),
-                        )
-                    ],
-                ),
+                spec=ui_ingress_spec(ingress.class_name, f"{tool}.{d}.{base_domain}", service, port),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.releases[tool]]),
             )
 

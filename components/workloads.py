@@ -1,6 +1,6 @@
-"""Shared building blocks for the Pods the platform defines itself (Jobs, CronJobs).
+"""Shared building blocks for the Kubernetes objects the platform defines itself.
 
-They meet the Pod Security `restricted` level: non-root, no privilege escalation, all
+Pods (Jobs, CronJobs) meet the Pod Security `restricted` level: non-root, no privilege escalation, all
 capabilities dropped, RuntimeDefault seccomp, read-only root filesystem.
 """
 
@@ -26,4 +26,29 @@ def hardened_container_security() -> k8s.core.v1.SecurityContextArgs:
         run_as_non_root=True,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def ui_ingress_spec(class_name: str, host: str, service: str, port: int) -> k8s.networking.v1.IngressSpecArgs:
+    """An Ingress that sends every path of `host` to one Service port (a tool's UI)."""
+    return k8s.networking.v1.IngressSpecArgs(
+        ingress_class_name=class_name,
+        rules=[
+            k8s.networking.v1.IngressRuleArgs(
+                host=host,
+                http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                    paths=[
+                        k8s.networking.v1.HTTPIngressPathArgs(
+                            path="/",
+                            path_type="Prefix",
+                            backend=k8s.networking.v1.IngressBackendArgs(
+                                service=k8s.networking.v1.IngressServiceBackendArgs(
+                                    name=service, port=k8s.networking.v1.ServiceBackendPortArgs(number=port)
+                                )
+                            ),
+                        )
+                    ]
+                ),
+            )
+        ],
     )
