@@ -12,7 +12,7 @@ Creates:
 - per configured node group: a launch template and a managed node group in the private subnets;
 - EKS add-ons vpc-cni, kube-proxy, eks-pod-identity-agent (before the nodes, which need them to
   become Ready) and coredns, aws-ebs-csi-driver (after the nodes, which they run on);
-- the Kubernetes provider, the default StorageClass `gp3`, and the controller's Helm release.
+- the Kubernetes providers, the default StorageClass `gp3`, and the controller's Helm release.
 
 Invariants:
 - authentication mode API: access entries only, no aws-auth ConfigMap, and the identity that creates
@@ -25,7 +25,10 @@ Invariants:
   root volume, no SSH key or remote access, private subnets only;
 - pods get AWS permissions only from Pod Identity roles trusted by pods.eks.amazonaws.com for one
   cluster, namespace and service account; the node role holds no CNI permissions;
-- every Kubernetes resource uses this cluster's provider and waits for the admin access entries;
+- every Kubernetes resource uses one of this cluster's two providers, both of which wait for the admin
+  access entries (API mode gives the creator no access, so an earlier call gets 401): `provider` for
+  the kube-system add-ons (gp3, the load balancer controller), `workload_provider` for everything
+  else, which also waits for the controller, whose Service and Ingress webhooks fail closed;
 - the cluster and its key are protected per `protect` and retained on delete in prod;
 - logical names come from config keys and ARN digests, never from list positions.
 
@@ -608,15 +611,10 @@ class KubernetesCluster(pulumi.ComponentResource):
                 lambda a: kubeconfig(cluster_name=a[0], endpoint=a[1], ca_data=a[2], region=region)
             )
         )
+        # The cluster is ACTIVE before any admin may call it (API mode, no creator admin): the
+        # provider waits for the access entries, so no Kubernetes call is made before they exist.
         self.provider = k8s.Provider(
-            f"{rn}-k8s",
-            k8s.ProviderArgs(
-                kubeconfig=self.kubeconfig,
-                # Replace the provider (and so every object) only when the cluster itself changes.
-                cluster_identifier=cluster_name,
-                enable_server_side_apply=True,
-            ),
-            opts=child,
+            f"{rn}-k8s", self._provider_args(cluster_name), opts=pulumi.ResourceOptions(parent=self, depends_on=access)
         )
 
         self.storage_class = k8s.storage.v1.StorageClass(
@@ -675,6 +673,16 @@ class KubernetesCluster(pulumi.ComponentResource):
             ),
         )
 
+        # The controller's webhooks admit every Service (mservice) and Ingress (vingress) with
+        # failurePolicy Fail, so nothing outside this component may reach the API before it is ready
+        # (its release waits for the Deployment). Workloads use this provider; kube-system add-ons above
+        # use `provider`.
+        self.workload_provider = k8s.Provider(
+            f"{rn}-k8s-workloads",
+            self._provider_args(cluster_name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.alb_controller, *access]),
+        )
+
         self.name: pulumi.Output[str] = cluster_name
         self.version: str = config.version
         self.endpoint: pulumi.Output[str] = self.cluster.endpoint
@@ -690,4 +698,12 @@ class KubernetesCluster(pulumi.ComponentResource):
                 "node_security_group_id": self.node_security_group_id,
                 "node_role_arn": self.node_role_arn,
             }
+        )
+
+    def _provider_args(self, cluster_name: pulumi.Output[str]) -> k8s.ProviderArgs:
+        return k8s.ProviderArgs(
+            kubeconfig=self.kubeconfig,
+            # Replace the provider (and so every object) only when the cluster itself changes.
+            cluster_identifier=cluster_name,
+            enable_server_side_apply=True,
         )

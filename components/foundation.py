@@ -71,7 +71,8 @@ class AwsFoundation(pulumi.ComponentResource):
             chart_overrides=config.charts,
             opts=with_aws,
         )
-        self.k8s_provider: k8s.Provider = self.cluster.provider
+        # Every Kubernetes object of the domains and the catalog waits for cluster access and the ALB controller.
+        self.k8s_provider: k8s.Provider = self.cluster.workload_provider
         self.register_outputs(
             {
                 "cluster_name": self.cluster.name,

@@ -309,8 +309,9 @@ def assert_pod_identity_trust(program: Program, role: Resource, service_account:
 # --- Kubernetes provider and objects -----------------------------------------------------------
 
 
-def test_kubeconfig_is_secret_and_uses_aws_exec_auth(prod):
-    provider = prod.one("pulumi:providers:kubernetes")
+@pytest.mark.parametrize("provider_name", ["cluster-k8s", "cluster-k8s-workloads"])
+def test_kubeconfig_is_secret_and_uses_aws_exec_auth(prod, provider_name):
+    provider = prod.one("pulumi:providers:kubernetes", provider_name)
     assert isinstance(provider.inputs["kubeconfig"], Secret)
     assert isinstance(prod.exports["kubeconfig"], Secret)
     config = json.loads(provider.inputs["kubeconfig"].value)
@@ -340,10 +341,11 @@ def test_outputs_for_the_foundation(prod):
 @pytest.mark.parametrize("stack", ["prod", "dev", "preview"])
 def test_every_resource_uses_an_explicit_provider(stack, request):
     program: Program = request.getfixturevalue(stack)
-    k8s_provider = program.one("pulumi:providers:kubernetes").urn
+    k8s_provider = program.one("pulumi:providers:kubernetes", "cluster-k8s").urn
     aws_provider = program.one("pulumi:providers:aws").urn
     k8s = [r for r in program.resources if r.type.startswith("kubernetes:")]
     assert {r.type for r in k8s} == {STORAGE_CLASS, RELEASE}
+    # The cluster's own add-ons use the provider that does not wait for the controller they install.
     assert {r.provider_urn for r in k8s} == {k8s_provider}
     assert {r.provider_urn for r in program.resources if r.type.startswith("aws:")} == {aws_provider}
 
@@ -481,7 +483,7 @@ def test_policy_rules_pass(stack, environment, request):
 
 
 def test_preview_of_new_stack_registers_provider_and_objects(preview):
-    provider = preview.one("pulumi:providers:kubernetes")
+    provider = preview.one("pulumi:providers:kubernetes", "cluster-k8s")
     assert isinstance(provider.inputs["kubeconfig"], Secret)
     assert preview.one(STORAGE_CLASS).provider_urn == provider.urn
     assert preview.one(RELEASE).provider_urn == provider.urn

@@ -770,11 +770,13 @@ def test_preview_of_a_new_stack_registers_everything_the_update_would() -> None:
 
 def test_every_kubernetes_and_aws_resource_uses_the_explicit_provider() -> None:
     preview = program_for("dev", preview=True)
-    (k8s_provider,) = preview.of_type("pulumi:providers:kubernetes")
+    k8s_provider = preview.one("pulumi:providers:kubernetes", "cluster-k8s-workloads")
     (aws_provider,) = preview.of_type("pulumi:providers:aws")
-    kube = [r for r in preview.resources if r.type.startswith("kubernetes:")]
+    cluster = preview.one("dataplatform:cluster:KubernetesCluster").urn
+    kube = [r for r in preview.resources if r.type.startswith("kubernetes:") and r.parent != cluster]
     aws = [r for r in preview.resources if r.type.startswith("aws:")]
     assert len(kube) > 50 and len(aws) > 50
+    # Outside the cluster's own add-ons, every object uses the provider that waits for the LB controller.
     assert {r.provider_urn for r in kube} == {k8s_provider.urn}
     assert {r.provider_urn for r in aws} == {aws_provider.urn}
     # The Kubernetes provider is the cluster's.

@@ -1,0 +1,139 @@
+"""Deploy order: what the real engine would wait for, on every stack (see platformctl/order.py).
+
+Mocks create resources in any order; these tests read the dependencies each registration carries
+(depends_on, inputs, provider) and fail naming the resource that could be created too early.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from platformctl import order
+from platformctl.simulate import Program, Resource
+from tests.harness import program_for
+
+STACKS = [("dev", False), ("prod", False), ("local", False), ("dev", True), ("prod", True)]
+
+
+@pytest.fixture(scope="module", params=STACKS, ids=[f"{s}{'-preview' if p else ''}" for s, p in STACKS])
+def program(request: pytest.FixtureRequest) -> Program:
+    stack, preview = request.param
+    return program_for(stack, preview=preview)
+
+
+def test_every_kubernetes_call_waits_for_cluster_access(program: Program) -> None:
+    assert order.access_violations(program) == []
+
+
+def test_services_ingresses_and_releases_wait_for_the_load_balancer_controller(program: Program) -> None:
+    assert order.webhook_violations(program) == []
+
+
+def test_custom_resources_wait_for_their_crd(program: Program) -> None:
+    assert order.crd_violations(program) == []
+
+
+def test_tools_wait_for_their_database(program: Program) -> None:
+    assert order.database_violations(program) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_checks_have_something_to_check_on_aws(stack: str) -> None:
+    p = program_for(stack)
+    assert len(p.of_type(order.ACCESS_POLICY)) >= 1
+    assert [r.inputs["chart"] for r in p.of_type(order.RELEASE) if r.inputs["namespace"] == "kube-system"] == [
+        order.ALB_CONTROLLER_CHART
+    ]
+    outside = [r for r in p.of_type(order.RELEASE) if r.inputs["namespace"] != "kube-system"]
+    assert len(outside) >= 4 and p.of_type(order.INGRESS)
+
+
+def test_the_local_stack_has_a_custom_resource_to_check() -> None:
+    groups = {order.api_group(r) for r in program_for("local").resources} - order.BUILTIN_GROUPS - {None}
+    assert groups == set(order.CRD_CHARTS)
+
+
+def test_the_load_balancer_controller_release_waits_for_access_but_not_for_itself() -> None:
+    p = program_for("dev")
+    (controller,) = [r for r in p.of_type(order.RELEASE) if r.inputs["chart"] == order.ALB_CONTROLLER_CHART]
+    closure = order.waits_for(p)(controller.urn)
+    assert controller.urn not in closure
+    assert {r.urn for r in p.of_type(order.ACCESS_POLICY)} <= closure
+
+
+# --- the checks themselves fail on a wrong order ------------------------------------------------
+
+
+def record(type_: str, name: str, inputs: dict[str, Any] | None = None, **kw: Any) -> Resource:
+    fields: dict[str, Any] = {
+        "custom": True,
+        "parent": "",
+        "provider": "",
+        "protect": False,
+        "retain_on_delete": False,
+        "delete_before_replace": False,
+        "ignore_changes": [],
+        "aliases": [],
+        "depends_on": [],
+    }
+    fields.update(kw)
+    return Resource(type=type_, name=name, urn=f"urn:{type_}::{name}", inputs=inputs or {}, **fields)
+
+
+ACCESS = record(order.ACCESS_POLICY, "admin")
+EARLY_PROVIDER = record("pulumi:providers:kubernetes", "k8s", custom=True)
+LATE_PROVIDER = record("pulumi:providers:kubernetes", "k8s-late", depends_on=[ACCESS.urn])
+
+
+def with_provider(r: Resource, provider: Resource) -> Resource:
+    r.provider = f"{provider.urn}::id"
+    return r
+
+
+def test_access_check_names_an_object_created_before_access() -> None:
+    ns = with_provider(record("kubernetes:core/v1:Namespace", "sales"), EARLY_PROVIDER)
+    ok = with_provider(record("kubernetes:core/v1:Namespace", "marketing"), LATE_PROVIDER)
+    program = Program("dev", False, [ACCESS, EARLY_PROVIDER, LATE_PROVIDER, ns, ok], {})
+    assert order.access_violations(program) == [
+        "pulumi:providers:kubernetes k8s does not wait for the cluster's admin access",
+        "kubernetes:core/v1:Namespace sales does not wait for the cluster's admin access",
+    ]
+
+
+def test_webhook_check_names_an_ingress_created_before_the_controller() -> None:
+    controller = record(order.RELEASE, "alb", {"chart": order.ALB_CONTROLLER_CHART, "namespace": "kube-system"})
+    early = record(order.INGRESS, "sales-dagster", {"metadata": {"namespace": "sales"}})
+    late = record(order.INGRESS, "sales-superset", {"metadata": {"namespace": "sales"}}, depends_on=[controller.urn])
+    system = record(order.SERVICE, "kube-dns", {"metadata": {"namespace": "kube-system"}})
+    program = Program("dev", False, [controller, early, late, system], {})
+    assert order.webhook_violations(program) == [
+        f"{order.INGRESS} sales-dagster does not wait for the AWS Load Balancer Controller"
+    ]
+
+
+def test_crd_check_names_a_custom_resource_without_its_operator() -> None:
+    operator = record(order.RELEASE, "cnpg", {"chart": "cloudnative-pg", "namespace": "cnpg-system"})
+    early = record("kubernetes:postgresql.cnpg.io/v1:Cluster", "sales-pg")
+    late = record("kubernetes:postgresql.cnpg.io/v1:Cluster", "marketing-pg", depends_on=[operator.urn])
+    unknown = record("kubernetes:example.com/v1:Widget", "w", depends_on=[operator.urn])
+    program = Program("local", False, [operator, early, late, unknown], {})
+    assert order.crd_violations(program) == [
+        "kubernetes:postgresql.cnpg.io/v1:Cluster sales-pg does not wait for the cloudnative-pg release that "
+        "installs its CRD",
+        "kubernetes:example.com/v1:Widget w: no known release installs the CRDs of example.com",
+    ]
+
+
+def test_database_check_names_a_tool_started_before_its_database() -> None:
+    domain = record(order.DOMAIN_COMPONENT, "sales", custom=False)
+    db = record(order.METADATA_DB_COMPONENT, "sales-metadb", custom=False, parent=domain.urn)
+    job = record(order.JOB, "sales-metadb-init", parent=db.urn)
+    early = record(order.RELEASE, "sales-dagster", parent=domain.urn)
+    # Waiting for the component is waiting for the Job below it.
+    late = record(order.RELEASE, "sales-superset", parent=domain.urn, depends_on=[db.urn])
+    program = Program("dev", False, [domain, db, job, early, late], {})
+    assert order.database_violations(program) == [
+        f"{order.RELEASE} sales-dagster does not wait for its metadata-database init Job"
+    ]
