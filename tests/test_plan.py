@@ -405,8 +405,7 @@ SAMPLE_DOMAINS = sorted((PROJECT_DIR / "domains").glob("*.yaml"))
 
 def test_adding_a_domain_file_adds_only_that_domains_resources(tmp_path: Path) -> None:
     assert SAMPLE_DOMAINS, "domains/ has no sample domain file"
-    if not program_for("dev").of_type(plan.DOMAIN_TYPE):
-        pytest.skip("__main__.py registers no DataDomainStack yet (domain wiring pending)")
+    assert program_for("dev").of_type(plan.DOMAIN_TYPE), "__main__.py registers no DataDomainStack"
     template = next((p for p in SAMPLE_DOMAINS if p.stem == "sales"), SAMPLE_DOMAINS[0])
     base_dir, head_dir = tmp_path / "base", tmp_path / "head"
     shutil.copytree(PROJECT_DIR / "domains", base_dir)

@@ -27,6 +27,7 @@ from components.config import SUPPORTED_EKS_VERSIONS
 from policy import rules
 from policy.rules import RULES, UNKNOWN, Ctx, Res, ResourceRule, StackRule, evaluate, from_record
 from tests.harness import PROJECT_DIR, program_for, run_function, stack_config
+from tests.requires import require
 
 # --- crafted cases ---------------------------------------------------------------------------------
 
@@ -529,6 +530,11 @@ CASES: dict[str, Case] = {
             ),
             namespace_world(r(DENY_ALL.type, {**DENY_ALL.props, "metadata": {"namespace": "other"}})),
             [r("kubernetes:core/v1:Namespace", {"metadata": {"labels": PSS}})],
+            # One empty rule matches every peer and port: allow-all in that direction, not a deny.
+            *(
+                namespace_world(r(DENY_ALL.type, {**DENY_ALL.props, "spec": {**DENY_ALL.props["spec"], key: [{}]}}))
+                for key in ("egress", "ingress")
+            ),
         ],
     ),
     "k8s-domain-quota": Case(
@@ -1135,10 +1141,7 @@ POLICY_PYTHON = PROJECT_DIR / "policy" / ".venv" / "bin" / "python"
 
 @pytest.fixture(scope="module")
 def pack_stub() -> Any:
-    if not POLICY_PYTHON.exists():
-        pytest.skip(
-            "policy/.venv missing: python3 -m venv policy/.venv && policy/.venv/bin/pip install -r policy/requirements.txt"
-        )
+    require(POLICY_PYTHON, "make setup (creates policy/.venv from policy/requirements.txt)")
     import grpc
     from pulumi.runtime.proto import analyzer_pb2_grpc
 

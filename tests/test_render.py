@@ -23,6 +23,7 @@ from platformctl.rendered_checks import (
     secret_like,
 )
 from tests.harness import Program, Secret
+from tests.requires import require
 from tests.test_validate import record
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
@@ -30,9 +31,11 @@ FIXTURE_CHARTS = FIXTURES / "charts"
 VERSION = "1.35"
 KNOWN_SECRET = "s3cr3t-from-the-stack"
 
-pytestmark = pytest.mark.skipif(
-    not (charts_src_dir() / "datahub-1.1.0").is_dir(), reason=f"chart sources not found in {charts_src_dir()}"
-)
+
+@pytest.fixture(autouse=True, scope="module")
+def _chart_sources() -> None:
+    require(charts_src_dir() / "datahub-1.1.0", "the shared chart sources (../shared/charts/src)")
+
 
 ALB_VALUES: dict[str, Any] = {
     "clusterName": "dataplatform-dev",
