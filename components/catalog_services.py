@@ -3,8 +3,9 @@
 Creates what `CatalogRequest` asks for:
 - `sql`: an RDS PostgreSQL instance for DataHub: private subnets, a security group open to the
   cluster's pods only, TLS forced (`rds.force_ssl`), storage encrypted with the lake key, a generated
-  master password (pulumi-random, secret); in prod Multi-AZ, deletion protection, 14 days of backups
-  and a final snapshot;
+  master password (pulumi-random, secret), automated backups (`backups.rdsRetentionDays`: 14 days
+  in prod unless set, at least 7) with point-in-time recovery, a final snapshot named uniquely per
+  deletion; in prod Multi-AZ and deletion protection;
 - `search`: an Amazon OpenSearch Service domain in the VPC: encryption at rest with the lake key,
   node-to-node encryption, HTTPS only with a TLS 1.2+ policy, fine-grained access control whose
   master user is the catalog's IAM role (no internal user, so no search password exists), a domain
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.config import BackupsConfig
 from components.identity import pod_identity_trust_policy
 from components.interfaces import CatalogRequest, CatalogServices, PostgresServer
 from components.postgres import PostgresSpec, private_postgres
@@ -56,6 +58,7 @@ class AwsCatalogRefs:
     cluster_name: pulumi.Input[str]
     cluster_security_group_id: pulumi.Input[str]
     protect: bool
+    backup_days: int | None = None  # None: the default of `backups.rdsRetentionDays` for the environment
 
 
 def opensearch_role_policy(domain_arn: str) -> dict:
@@ -135,6 +138,7 @@ class AwsCatalogServices(pulumi.ComponentResource):
                 tags=None,
                 child=child,
                 stateful=stateful,
+                backup_days=refs.backup_days or BackupsConfig().rds_days(env),
             )
             resources.append(db)
             sql = PostgresServer(

@@ -140,6 +140,31 @@ class ProtectionConfig(StrictModel):
     kms_deletion_window_days: int = Field(default=30, ge=7, le=30)
 
 
+class BackupsConfig(StrictModel):
+    """How long backups are kept (docs/runbooks/restore.md)."""
+
+    # RDS automated backups (and so the point-in-time recovery window), 1-35 days as RDS allows;
+    # none: 14 in prod, 1 elsewhere. Prod requires at least 7 (SECURITY.md).
+    rds_retention_days: int | None = Field(default=None, ge=1, le=35)
+    # The Redshift Serverless snapshot taken when a domain is retired; -1 keeps it until deleted by hand.
+    warehouse_snapshot_retention_days: int = Field(default=-1, ge=-1, le=3653)
+
+    @model_validator(mode="after")
+    def _snapshot_days(self) -> BackupsConfig:
+        if self.warehouse_snapshot_retention_days == 0:
+            raise ValueError("warehouseSnapshotRetentionDays must be -1 (keep) or 1-3653 days")
+        return self
+
+    def rds_days(self, environment: str) -> int:
+        if self.rds_retention_days is not None:
+            return self.rds_retention_days
+        return PROD_RDS_BACKUP_DAYS if environment == "prod" else 1
+
+
+PROD_RDS_BACKUP_DAYS = 14
+MIN_PROD_RDS_BACKUP_DAYS = 7
+
+
 class IngressConfig(StrictModel):
     base_domain: str = Field(max_length=200, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
     scheme: Literal["internal", "internet-facing"] = "internal"
@@ -207,6 +232,7 @@ class StackConfig(StrictModel):
     network: NetworkConfig = NetworkConfig()
     cluster: ClusterConfig | None = None
     protection: ProtectionConfig = ProtectionConfig()
+    backups: BackupsConfig = BackupsConfig()
     ingress: IngressConfig
     catalog: CatalogConfig = CatalogConfig()
     local: LocalConfig = LocalConfig()
@@ -306,6 +332,12 @@ def prod_baseline_problems(config: StackConfig) -> list[tuple[str, str]]:
             config.protection.kms_deletion_window_days,
         ),
         ("network.flowLogs", config.network.flow_logs, "must be true in prod", config.network.flow_logs),
+        (
+            "backups.rdsRetentionDays",
+            config.backups.rds_days("prod") >= MIN_PROD_RDS_BACKUP_DAYS,
+            f"must be at least {MIN_PROD_RDS_BACKUP_DAYS} in prod",
+            config.backups.rds_retention_days,
+        ),
     ]
     return [(key, f"{message} (got {got!r})") for key, ok, message, got in checks if not ok]
 

@@ -5,8 +5,8 @@ Creates, for one domain:
   with a raw-zone expiry and a placeholder object per zone prefix;
 - its Warehouse (Redshift Serverless namespace + private workgroup);
 - its metadata PostgreSQL on RDS: private, encrypted with the lake key, TLS forced, a generated
-  admin password (pulumi-random, secret), single-AZ in dev, multi-AZ with deletion protection,
-  7+ days of backups and a final snapshot in prod;
+  admin password (pulumi-random, secret), automated backups (`backups.rdsRetentionDays`, PITR), a
+  final snapshot named uniquely per deletion; single-AZ in dev, multi-AZ with deletion protection in prod;
 - its IAM role for EKS Pod Identity, trusted only by pods of the domain's namespace on this
   cluster, and one Pod Identity association per tool ServiceAccount.
 
@@ -14,6 +14,11 @@ Invariants: the role reaches only the domain's bucket, the lake key (encrypt/dec
 domain's workgroup, plus read-only access to exactly the products the domain consumes (bucket
 names are derived, so a grant never depends on another domain's resources); every logical name
 starts with the domain name; stateful resources are protected and retained when the stack asks.
+
+Retired (`request.keep.retired`): only the bucket (with its settings), the database (with its subnet
+group, security group, parameter group, password) and the warehouse namespace (plus a snapshot) are
+registered, unprotected and retained; no zone objects, role, policy, associations or workgroup.
+With `request.keep.imports` (a re-onboarded domain) those resources are adopted by their recorded IDs.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.config import BackupsConfig
 from components.identity import domain_role_policy, pod_identity_trust_policy
 from components.interfaces import (
     DomainRequest,
@@ -53,6 +59,8 @@ class AwsPlatformRefs:
     cluster_name: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]
     protect: bool
+    backup_days: int | None = None  # None: the default of `backups.rdsRetentionDays` for the environment
+    warehouse_snapshot_retention_days: int = -1
 
 
 class AwsDomainServices(pulumi.ComponentResource):
@@ -66,6 +74,7 @@ class AwsDomainServices(pulumi.ComponentResource):
         super().__init__("dataplatform:domain_services:AwsDomainServices", name, None, opts)
         d = request.domain
         env = refs.environment
+        keep = request.keep
         stateful = pulumi.ResourceOptions(parent=self, protect=refs.protect, retain_on_delete=env == "prod")
         child = pulumi.ResourceOptions(parent=self)
 
@@ -75,8 +84,9 @@ class AwsDomainServices(pulumi.ComponentResource):
             expire_prefixes={"raw/": request.raw_retention_days},
             noncurrent_version_days=request.noncurrent_version_days,
             opts=pulumi.ResourceOptions(parent=self),
+            keep=keep,
         )
-        for zone in request.zones:
+        for zone in [] if keep.retired else request.zones:
             aws.s3.BucketObjectv2(
                 f"{d}-zone-{zone}",
                 aws.s3.BucketObjectv2Args(bucket=self.bucket.name, key=f"{zone}/", content="", tags=request.tags),
@@ -96,6 +106,8 @@ class AwsDomainServices(pulumi.ComponentResource):
                 tags=request.tags,
                 protect=refs.protect,
                 retain=env == "prod",
+                keep=keep,
+                snapshot_retention_days=refs.warehouse_snapshot_retention_days,
             ),
             opts=child,
         )
@@ -121,7 +133,29 @@ class AwsDomainServices(pulumi.ComponentResource):
             tags=request.tags,
             child=child,
             stateful=stateful,
+            backup_days=refs.backup_days or BackupsConfig().rds_days(env),
+            keep=keep,
         )
+        if keep.retired:
+            self.services = DomainServices(
+                s3=S3Settings(bucket=self.bucket.name, region=refs.region),
+                metadata_db=PostgresServer(
+                    host=self.db.address,
+                    port=5432,
+                    admin_user=METADATA_DB_ADMIN,
+                    admin_password=self.db_password.result,
+                    sslmode="require",
+                ),
+                # No workgroup any more: nothing connects to the warehouse of a retired domain.
+                warehouse=WarehouseSettings(
+                    kind="redshift", host=self.warehouse.endpoint, port=5439, database=WAREHOUSE_DB, user="", auth="iam"
+                ),
+                role_arn=None,
+                grants=(),
+                resources=[self.db],
+            )
+            self.register_outputs({"bucket": self.bucket.name, "retired": True})
+            return
 
         # Identity: one role for the domain, reachable only from its namespace through Pod Identity.
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))

@@ -123,6 +123,8 @@ class AwsFoundation(pulumi.ComponentResource):
             cluster_name=self.cluster.name,
             cluster_security_group_id=self.cluster.node_security_group_id,
             protect=self.config.protection.protect_stateful,
+            backup_days=self.config.backups.rds_days(self.config.environment),
+            warehouse_snapshot_retention_days=self.config.backups.warehouse_snapshot_retention_days,
         )
         services = AwsDomainServices(
             f"{request.domain}-aws",
@@ -142,6 +144,7 @@ class AwsFoundation(pulumi.ComponentResource):
             cluster_name=self.cluster.name,
             cluster_security_group_id=self.cluster.node_security_group_id,
             protect=self.config.protection.protect_stateful,
+            backup_days=self.config.backups.rds_days(self.config.environment),
         )
         services = AwsCatalogServices("catalog-aws", request, refs, opts=pulumi.ResourceOptions(parent=parent))
         return services.services

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import ManagedSearchConfig, ManagedSqlConfig, StackConfig
 from components.guardrails import PortsTo
+from components.retirement import Keep
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class DomainRequest:
     noncurrent_version_days: int
     zones: tuple[str, ...]
     grants: tuple[ProductGrant, ...] = ()
+    # Retire (keep only the data-bearing resources) or adopt retained ones (components/retirement.py).
+    keep: Keep = field(default_factory=Keep)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import ProtectionConfig
+from components.retirement import Keep
 
 MAX_BUCKET_NAME = 63
 ABORT_MULTIPART_DAYS = 7
@@ -289,14 +290,18 @@ class LakeBucket(pulumi.ComponentResource):
         protect: bool,
         tags: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        keep: Keep | None = None,
     ) -> None:
         super().__init__("dataplatform:lake:LakeBucket", name, None, opts)
         self.purpose = purpose
+        keep = keep or Keep()
         self.bucket = aws.s3.Bucket(
             name,
             aws.s3.BucketArgs(bucket=bucket_name, force_destroy=force_destroy, tags=dict(tags) if tags else None),
-            opts=_bucket_opts(self, protect),
+            opts=pulumi.ResourceOptions.merge(_bucket_opts(self, protect), keep.opts("aws:s3/bucket:Bucket", name)),
         )
+        # A retired domain's bucket keeps its settings too when it leaves the stack.
+        retain = protect or keep.retired
         self.name: pulumi.Output[str] = self.bucket.bucket
         self.arn: pulumi.Output[str] = self.bucket.arn
         prefix_rules = [
@@ -320,7 +325,7 @@ class LakeBucket(pulumi.ComponentResource):
             ),
             policy_statements=[_tls_only(self.bucket.arn)],
             lifecycle_rules=[*_base_rules(noncurrent_version_days), *prefix_rules],
-            retain=protect,
+            retain=retain,
         )
         aws.s3.BucketLogging(
             f"{name}-access-logging",
@@ -334,7 +339,7 @@ class LakeBucket(pulumi.ComponentResource):
                     )
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=protect),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=retain),
         )
         self.register_outputs({"name": self.name, "arn": self.arn})
 
@@ -454,11 +459,12 @@ class DataLake(pulumi.ComponentResource):
         expire_prefixes: Mapping[str, int] | None = None,
         noncurrent_version_days: int | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        keep: Keep | None = None,
     ) -> LakeBucket:
         """A new lake bucket, logical name `<purpose>-bucket`, under `opts.parent` (default: this lake).
 
         `tags` replace the lake's tags on the bucket; `expire_prefixes` maps a key prefix ("raw/") to
-        the days after which its objects expire.
+        the days after which its objects expire; `keep` retires or adopts the bucket (components/retirement.py).
         """
         if purpose in self._purposes:
             raise ValueError(f"the lake already has a bucket for purpose {purpose!r}")
@@ -483,4 +489,5 @@ class DataLake(pulumi.ComponentResource):
             protect=self.protection.protect_stateful,
             tags=tags if tags is not None else self.tags,
             opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), opts),
+            keep=keep,
         )

@@ -2,9 +2,14 @@
 
 Invariants, following SECURITY.md: encrypted with the given customer key, not publicly accessible,
 reachable on 5432 only from the given security group, TLS forced (`rds.force_ssl`), a generated admin
-password (pulumi-random, secret), a final snapshot; in prod Multi-AZ, deletion protection and 14 days
-of backups. The caller's `stateful` options carry protect/retain. Logical names are `<logical>` (and
-`<logical>-admin` for the password), so callers keep the names their resources already have.
+password (pulumi-random, secret); automated backups for `backup_days` (point-in-time recovery within
+that window), kept after deletion in prod; a final snapshot whose name is unique per deletion:
+`<identifier>-final-<8 hex>` from a pulumi-random RandomId created with the instance (keepers: the
+inputs that replace it), so deleting and re-creating the same database never reuses a name; in prod
+Multi-AZ and deletion protection. The caller's `keep` options carry protect/retain/import for the
+resources that must outlive a retired domain (instance, subnet group, security group, parameter
+group, admin password, snapshot suffix). Logical names are `<logical>` (and `<logical>-admin`,
+`<logical>-final-snapshot`), so callers keep the names their resources already have.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+
+from components.retirement import Keep
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,11 @@ class PostgresSpec:
     db_name: str | None = None
 
 
+def final_snapshot_keepers(spec: PostgresSpec, kms_key_arn: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """Inputs whose change replaces the instance: a new instance gets a new final-snapshot suffix too."""
+    return {"identifier": spec.identifier, "kmsKeyId": kms_key_arn, "dbName": spec.db_name or ""}
+
+
 def private_postgres(
     logical: str,
     spec: PostgresSpec,
@@ -41,12 +53,26 @@ def private_postgres(
     tags: Mapping[str, str] | None,
     child: pulumi.ResourceOptions,
     stateful: pulumi.ResourceOptions,
+    backup_days: int,
+    keep: Keep | None = None,
 ) -> tuple[aws.rds.Instance, random.RandomPassword]:
+    def kept(type_: str, name: str, base: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(base, keep.opts(type_, name)) if keep else base
+
     password = random.RandomPassword(
-        f"{logical}-admin", random.RandomPasswordArgs(length=32, special=False), opts=child
+        f"{logical}-admin",
+        random.RandomPasswordArgs(length=32, special=False),
+        opts=kept("random:index/randomPassword:RandomPassword", f"{logical}-admin", child),
+    )
+    snapshot_suffix = random.RandomId(
+        f"{logical}-final-snapshot",
+        random.RandomIdArgs(byte_length=4, keepers=final_snapshot_keepers(spec, kms_key_arn)),
+        opts=kept("random:index/randomId:RandomId", f"{logical}-final-snapshot", child),
     )
     subnets = aws.rds.SubnetGroup(
-        logical, aws.rds.SubnetGroupArgs(name=spec.identifier, subnet_ids=subnet_ids, tags=tags), opts=child
+        logical,
+        aws.rds.SubnetGroupArgs(name=spec.identifier, subnet_ids=subnet_ids, tags=tags),
+        opts=kept("aws:rds/subnetGroup:SubnetGroup", logical, child),
     )
     security_group = aws.ec2.SecurityGroup(
         logical,
@@ -65,7 +91,7 @@ def private_postgres(
             ],
             tags=tags,
         ),
-        opts=child,
+        opts=kept("aws:ec2/securityGroup:SecurityGroup", logical, child),
     )
     params = aws.rds.ParameterGroup(
         logical,
@@ -76,7 +102,7 @@ def private_postgres(
             parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
             tags=tags,
         ),
-        opts=child,
+        opts=kept("aws:rds/parameterGroup:ParameterGroup", logical, child),
     )
     instance = aws.rds.Instance(
         logical,
@@ -99,9 +125,11 @@ def private_postgres(
             publicly_accessible=False,
             multi_az=prod,
             deletion_protection=prod,
-            backup_retention_period=14 if prod else 1,
+            backup_retention_period=backup_days,
+            # Prod keeps its automated backups (and so point-in-time recovery) after a deletion.
+            delete_automated_backups=not prod,
             skip_final_snapshot=False,
-            final_snapshot_identifier=f"{spec.identifier}-final",
+            final_snapshot_identifier=pulumi.Output.concat(spec.identifier, "-final-", snapshot_suffix.hex),
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
             enabled_cloudwatch_logs_exports=["postgresql"],
@@ -109,6 +137,10 @@ def private_postgres(
             performance_insights_kms_key_id=kms_key_arn,
             tags=tags,
         ),
-        opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(additional_secret_outputs=["password"])),
+        opts=kept(
+            "aws:rds/instance:Instance",
+            logical,
+            pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(additional_secret_outputs=["password"])),
+        ),
     )
     return instance, password

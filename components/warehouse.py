@@ -19,6 +19,12 @@ allowing only HTTPS out (S3 and AWS APIs, which enhanced VPC routing sends throu
 workgroup in the given (private) subnets: not publicly accessible, enhanced VPC routing on,
 `require_ssl` and user-activity logging on.
 
+Backups: Redshift Serverless takes recovery points by itself (every 30 minutes, kept 24 hours; AWS
+offers no setting for either), so the namespace is restorable to any point of the last day. A
+retired warehouse (`keep.retired`) keeps only its namespace (unprotected, retained) and gets a
+snapshot `<name>-retired-<8 hex>` with `snapshot_retention_days` set explicitly (-1: until deleted);
+its workgroup and security group are deleted.
+
 Invariants: no CIDR ingress at all; the namespace gets protect/retain_on_delete from the args;
 arguments are checked before anything is registered (base capacity 8..1024 in steps of 8, at
 least three subnets, as Redshift Serverless requires subnets in three AZs).
@@ -32,6 +38,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
+
+from components.retirement import Keep
 
 PORT = 5439
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,62}[a-z0-9]")  # 3-64 characters
@@ -54,6 +63,8 @@ class WarehouseArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     protect: bool = True
     retain: bool = True
+    keep: Keep = field(default_factory=Keep)
+    snapshot_retention_days: int = -1
 
     def __post_init__(self) -> None:
         problems = []
@@ -99,8 +110,18 @@ class Warehouse(pulumi.ComponentResource):
                 log_exports=list(args.log_exports),
                 tags=tags,
             ),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.retain),
+            opts=pulumi.ResourceOptions.merge(
+                pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.retain),
+                args.keep.opts("aws:redshiftserverless/namespace:Namespace", f"{name}-namespace"),
+            ),
         )
+        self.port = PORT
+        self.namespace_name: pulumi.Output[str] = namespace.namespace_name
+        self.namespace_arn: pulumi.Output[str] = namespace.arn
+        self.admin_secret_arn: pulumi.Output[str] = namespace.admin_password_secret_arn
+        if args.keep.retired:
+            self._retire(name, args, namespace)
+            return
 
         sg = aws.ec2.SecurityGroup(
             f"{name}-sg",
@@ -165,10 +186,6 @@ class Warehouse(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.port = PORT
-        self.namespace_name: pulumi.Output[str] = namespace.namespace_name
-        self.namespace_arn: pulumi.Output[str] = namespace.arn
-        self.admin_secret_arn: pulumi.Output[str] = namespace.admin_password_secret_arn
         self.workgroup_name: pulumi.Output[str] = workgroup.workgroup_name
         self.workgroup_arn: pulumi.Output[str] = workgroup.arn
         self.endpoint: pulumi.Output[str] = workgroup.endpoints.apply(lambda eps: (eps[0].address or "") if eps else "")
@@ -181,3 +198,26 @@ class Warehouse(pulumi.ComponentResource):
                 "admin_secret_arn": self.admin_secret_arn,
             }
         )
+
+    def _retire(self, name: str, args: WarehouseArgs, namespace: aws.redshiftserverless.Namespace) -> None:
+        """The namespace alone, plus a snapshot of it kept for `snapshot_retention_days`."""
+        kept = pulumi.ResourceOptions(parent=self, protect=False, retain_on_delete=True)
+        suffix = random.RandomId(
+            f"{name}-retired-snapshot",
+            random.RandomIdArgs(byte_length=4, keepers={"namespace": args.name}),
+            opts=kept,
+        )
+        # Pulumi deletes removed resources after creating new ones, so the workgroup still exists here.
+        self.retired_snapshot = aws.redshiftserverless.Snapshot(
+            f"{name}-retired",
+            aws.redshiftserverless.SnapshotArgs(
+                namespace_name=namespace.namespace_name,
+                snapshot_name=pulumi.Output.concat(args.name, "-retired-", suffix.hex),
+                retention_period=args.snapshot_retention_days,
+            ),
+            opts=kept,
+        )
+        self.workgroup_name = pulumi.Output.from_input("")
+        self.workgroup_arn = pulumi.Output.from_input("")
+        self.endpoint = pulumi.Output.from_input("")
+        self.register_outputs({"namespace_name": self.namespace_name, "retired": True})

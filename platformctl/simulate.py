@@ -59,6 +59,7 @@ class Resource:
     depends_on: list[str]
     outputs: dict[str, Any] = field(default_factory=dict)
     id: str = ""
+    import_id: str = ""  # the `import` option: adopt an existing cloud resource by this ID
 
     @property
     def provider_urn(self) -> str:
@@ -119,23 +120,29 @@ def _unwrap(value: Any) -> Any:
 _ARN_SERVICE = {"redshiftserverless": "redshift-serverless"}
 
 
-def _fake_arn(type_: str, name: str, region: str) -> str:
+def _fake_arn(type_: str, name: str, region: str, account_id: str = ACCOUNT_ID) -> str:
     module = type_.split(":")[1].split("/")[0]
     service = _ARN_SERVICE.get(module, module)
     if service == "iam":
-        return f"arn:aws:iam::{ACCOUNT_ID}:{type_.rsplit(':', 1)[1].lower()}/{name}"
-    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{type_.rsplit(':', 1)[1].lower()}/{name}"
+        return f"arn:aws:iam::{account_id}:{type_.rsplit(':', 1)[1].lower()}/{name}"
+    return f"arn:aws:{service}:{region}:{account_id}:{type_.rsplit(':', 1)[1].lower()}/{name}"
 
 
 class PlatformMocks(mocks.Mocks):
     """Answers resource registrations and invokes with plausible, deterministic values.
 
     In preview mode computed outputs are left out, so they stay unknown, as for a brand-new stack.
+    `random_seed` stands for one lifetime of the stack's random resources: the random provider draws
+    new bytes whenever it creates one, so a different seed models "deleted and created again".
     """
 
-    def __init__(self, preview: bool, region: str = "eu-west-1") -> None:
+    def __init__(
+        self, preview: bool, region: str = "eu-west-1", account_id: str = ACCOUNT_ID, random_seed: str = ""
+    ) -> None:
         self.preview = preview
         self.region = region
+        self.account_id = account_id
+        self.random_seed = random_seed
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         token = args.token
@@ -145,7 +152,7 @@ class PlatformMocks(mocks.Mocks):
                 "zoneIds": [f"euw1-az{i}" for i in range(1, 7)],
             }, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci", "userId": "AIDAEXAMPLE"}, []
+            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci", "userId": "AIDAEXAMPLE"}, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         if token == "aws:index/getRegion:getRegion":
@@ -163,10 +170,10 @@ class PlatformMocks(mocks.Mocks):
         if self.preview:
             return None, outputs
         typ = args.typ
-        outputs.setdefault("arn", _fake_arn(typ, args.name, self.region))
+        outputs.setdefault("arn", _fake_arn(typ, args.name, self.region, self.account_id))
         outputs.setdefault("name", args.inputs.get("name", rid))
         if typ == "aws:cloudwatch/logGroup:LogGroup":
-            outputs["arn"] = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{args.inputs.get('name', rid)}"
+            outputs["arn"] = f"arn:aws:logs:{self.region}:{self.account_id}:log-group:{args.inputs.get('name', rid)}"
         elif typ == "aws:eks/cluster:Cluster":
             outputs.update(
                 endpoint=f"https://{digest.upper()}.gr7.{self.region}.eks.amazonaws.com",
@@ -180,29 +187,33 @@ class PlatformMocks(mocks.Mocks):
             outputs["bucketRegionalDomainName"] = f"{outputs['bucket']}.s3.{self.region}.amazonaws.com"
         elif typ == "aws:kms/key:Key":
             outputs["keyId"] = digest
-            outputs["arn"] = f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{digest}-0000-4000-8000-000000000000"
+            outputs["arn"] = f"arn:aws:kms:{self.region}:{self.account_id}:key/{digest}-0000-4000-8000-000000000000"
         elif typ == "aws:rds/instance:Instance":
             outputs.update(
                 address=f"{rid}.abc.{self.region}.rds.amazonaws.com",
                 port=5432,
                 endpoint=f"{rid}.abc.{self.region}.rds.amazonaws.com:5432",
                 masterUserSecrets=[
-                    {"secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!{digest}"}
+                    {"secretArn": f"arn:aws:secretsmanager:{self.region}:{self.account_id}:secret:rds!{digest}"}
                 ],
             )
         elif typ == "aws:redshiftserverless/workgroup:Workgroup":
             host = (
-                f"{args.inputs.get('workgroupName', rid)}.{ACCOUNT_ID}.{self.region}.redshift-serverless.amazonaws.com"
+                f"{args.inputs.get('workgroupName', rid)}.{self.account_id}.{self.region}.redshift-serverless.amazonaws.com"
             )
             outputs.update(endpoints=[{"address": host, "port": 5439}])
         elif typ == "aws:redshiftserverless/namespace:Namespace":
             outputs.update(
-                adminPasswordSecretArn=f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:redshift!{digest}"
+                adminPasswordSecretArn=f"arn:aws:secretsmanager:{self.region}:{self.account_id}:secret:redshift!{digest}"
             )
         elif typ == "aws:ec2/vpc:Vpc":
             outputs.update(defaultSecurityGroupId=f"sg-{digest}", mainRouteTableId=f"rtb-{digest}")
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
             outputs["latestVersion"] = 1
+        elif typ == "random:index/randomId:RandomId":
+            drawn = hashlib.sha1(f"{self.random_seed}/{args.name}".encode()).hexdigest()
+            outputs["hex"] = drawn[: 2 * int(args.inputs.get("byteLength", 4))]
+            outputs["dec"] = str(int(outputs["hex"], 16))
         elif typ.startswith("random:"):
             outputs.setdefault("result", f"mock-{digest}")
         return rid, outputs
@@ -238,6 +249,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 depends_on=list(request.dependencies),
                 outputs=outputs,
                 id=response.id,
+                import_id=request.importId,
             )
         )
         return response
@@ -283,6 +295,8 @@ def run_program(
     preview: bool = False,
     config: Mapping[str, Any] | None = None,
     project_dir: Path = PROJECT_DIR,
+    account_id: str = ACCOUNT_ID,
+    random_seed: str = "",
 ) -> Program:
     """Run `__main__.py` for `stack` under mocks and return every registered resource.
 
@@ -295,7 +309,15 @@ def run_program(
         runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
 
     with _env(DOMAINS_DIR_ENV, str(domains_dir) if domains_dir else None):
-        return run_function(program, stack, preview=preview, config=config, project_dir=project_dir)
+        return run_function(
+            program,
+            stack,
+            preview=preview,
+            config=config,
+            project_dir=project_dir,
+            account_id=account_id,
+            random_seed=random_seed,
+        )
 
 
 def run_function(
@@ -305,6 +327,8 @@ def run_function(
     preview: bool = False,
     config: Mapping[str, Any] | None = None,
     project_dir: Path = PROJECT_DIR,
+    account_id: str = ACCOUNT_ID,
+    random_seed: str = "",
 ) -> Program:
     """Run `fn` (for example, one component built by a unit test) under mocks with `stack`'s config."""
     raw = (
@@ -316,7 +340,9 @@ def run_function(
 
     runtime_settings.reset_options()
     set_all_config(dict(raw), [])
-    monitor = RecordingMonitor(PlatformMocks(preview=preview, region=region))
+    monitor = RecordingMonitor(
+        PlatformMocks(preview=preview, region=region, account_id=account_id, random_seed=random_seed)
+    )
     mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     root = runtime_settings.get_root_resource()
     _sync_await(run_pulumi_func(fn))

@@ -27,20 +27,32 @@ __all__ = [
 
 
 @lru_cache(maxsize=32)
-def _cached(stack: str, domains_dir: str | None, preview: bool, config_json: str | None) -> Program:
+def _cached(stack: str, domains_dir: str | None, preview: bool, config_json: str | None, random_seed: str) -> Program:
     config = json.loads(config_json) if config_json is not None else None
-    return run_program(stack, domains_dir=Path(domains_dir) if domains_dir else None, preview=preview, config=config)
+    return run_program(
+        stack,
+        domains_dir=Path(domains_dir) if domains_dir else None,
+        preview=preview,
+        config=config,
+        random_seed=random_seed,
+    )
 
 
 def program_for(
-    stack: str, *, domains_dir: Path | None = None, preview: bool = False, config: dict[str, Any] | None = None
+    stack: str,
+    *,
+    domains_dir: Path | None = None,
+    preview: bool = False,
+    config: dict[str, Any] | None = None,
+    random_seed: str = "",
 ) -> Program:
-    """The program's resources for `stack` (cached)."""
+    """The program's resources for `stack` (cached); `random_seed` models another lifetime of random resources."""
     return _cached(
         stack,
         str(domains_dir) if domains_dir else None,
         preview,
         json.dumps(config, sort_keys=True) if config is not None else None,
+        random_seed,
     )
 
 
