@@ -10,14 +10,16 @@ from components.config import load_stack_config
 from components.domain import DataDomainStack, grants_for
 from components.domain_config import load_domains
 from components.foundations import foundation_exports, make_foundation
+from components.retirement import adoptions, load_retired_records
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
 # 1. Every value a user wrote is validated before the first resource is registered.
 config = load_stack_config()
-domains = load_domains(
-    Path(os.environ.get("DATAPLATFORM_DOMAINS_DIR", PROJECT_DIR / "domains")), stack=config.environment
-)
+domains_dir = Path(os.environ.get("DATAPLATFORM_DOMAINS_DIR", PROJECT_DIR / "domains"))
+domains = load_domains(domains_dir, stack=config.environment)
+# What retired domains left in AWS: a domain onboarded again adopts it (docs/runbooks/offboarding.md).
+adopt = adoptions(load_retired_records(domains_dir), [d.name for d in domains if not d.retired], config.environment)
 
 # 2. The shared foundation of this environment.
 foundation = make_foundation(config)
@@ -37,6 +39,7 @@ stacks = {
         foundation,
         grants=grants_for(d, by_name),
         catalog=catalog.endpoint if catalog else None,
+        adopt=adopt.get(d.name),
         opts=pulumi.ResourceOptions(providers=foundation.providers),
     )
     for d in domains

@@ -9,6 +9,11 @@ Creates, under one component named after the domain:
   Dagster (running the domain's user-code image with dbt and Great Expectations), Airbyte and
   Superset, each with an Ingress at `<tool>.<domain>.<baseDomain>`.
 
+A retired domain (`retired: true`, docs/runbooks/offboarding.md) gets only its data services with
+`Keep.retiring()`: the data-bearing resources stay registered, unprotected and retained on delete, and
+nothing else (no namespace, tools, role or catalog feed). A domain onboarded again with a retired record
+(`adopt`) imports those resources by their recorded IDs instead of colliding with their names.
+
 Invariants:
 - a disabled tool creates nothing (no release, ServiceAccount, Secret, database or ingress);
 - secrets are generated (pulumi-random) or AWS-managed and reach pods only through Secrets this
@@ -37,6 +42,7 @@ from components.domain_config import Domain, parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
 from components.interfaces import DomainRequest, DomainServices, Foundation, ProductGrant
 from components.metadata_db import DatabaseSpec, MetadataDatabases
+from components.retirement import Keep, StackRecord
 from components.sizing import PROFILES
 from components.values import airbyte as airbyte_values
 from components.values import dagster as dagster_values
@@ -129,6 +135,26 @@ def domain_tags(domain: Domain) -> dict[str, str]:
     return {"domain": domain.name, "owner": domain.owners.team, "cost-center": domain.cost_center}
 
 
+def domain_request(
+    domain: Domain, service_accounts: tuple[str, ...], grants: tuple[ProductGrant, ...], keep: Keep
+) -> DomainRequest:
+    return DomainRequest(
+        domain=domain.name,
+        namespace=domain.name,
+        tags=domain_tags(domain),
+        service_accounts=service_accounts,
+        warehouse_base_capacity=domain.warehouse.base_capacity,
+        metadata_db_instance_class=domain.metadata_db.instance_class,
+        metadata_db_storage_gib=domain.metadata_db.allocated_storage_gib,
+        metadata_db_engine_version=domain.metadata_db.engine_version,
+        raw_retention_days=domain.lake.raw_retention_days,
+        noncurrent_version_days=domain.lake.noncurrent_version_expiry_days,
+        zones=tuple(domain.lake.zones),
+        grants=grants,
+        keep=keep,
+    )
+
+
 def grants_for(domain: Domain, all_domains: dict[str, Domain]) -> tuple[ProductGrant, ...]:
     grants = []
     for ref in sorted(domain.consumes):
@@ -146,11 +172,17 @@ class DataDomainStack(pulumi.ComponentResource):
         *,
         grants: tuple[ProductGrant, ...] = (),
         catalog: CatalogEndpoint | None = None,
+        adopt: StackRecord | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("dataplatform:domain:DataDomainStack", domain.name, None, opts)
         d = domain.name
         self.domain = domain
+        if domain.retired:
+            self.services = foundation.provision_domain(domain_request(domain, (), (), Keep.retiring()), parent=self)
+            self.exports: dict[str, Any] = {"retired": True, "bucket": self.services.s3.bucket}
+            self.register_outputs(self.exports)
+            return
         config = foundation.config
         tools = enabled_tools(domain)
         labels = {DOMAIN_LABEL: d}
@@ -179,21 +211,7 @@ class DataDomainStack(pulumi.ComponentResource):
         }
 
         self.services: DomainServices = foundation.provision_domain(
-            DomainRequest(
-                domain=d,
-                namespace=ns,
-                tags=domain_tags(domain),
-                service_accounts=tuple(service_accounts),
-                warehouse_base_capacity=domain.warehouse.base_capacity,
-                metadata_db_instance_class=domain.metadata_db.instance_class,
-                metadata_db_storage_gib=domain.metadata_db.allocated_storage_gib,
-                metadata_db_engine_version=domain.metadata_db.engine_version,
-                raw_retention_days=domain.lake.raw_retention_days,
-                noncurrent_version_days=domain.lake.noncurrent_version_expiry_days,
-                zones=tuple(domain.lake.zones),
-                grants=grants,
-            ),
-            parent=self,
+            domain_request(domain, tuple(service_accounts), grants, Keep.adopting(adopt)), parent=self
         )
         services = self.services
 
@@ -342,7 +360,7 @@ class DataDomainStack(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails, *self.service_accounts.values()]),
             )
 
-        self.exports: dict[str, Any] = {
+        self.exports = {
             "namespace": ns,
             "bucket": s3.bucket,
             "warehouseEndpoint": services.warehouse.host,

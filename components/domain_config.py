@@ -746,6 +746,11 @@ class Domain(StrictModel):
     consumes: list[ProductRef] = Field(
         default_factory=list, description="Other domains' products this domain reads, as <domain>.<product>."
     )
+    retired: bool = Field(
+        default=False,
+        description="Offboarding: keep only the bucket, database and warehouse namespace (retained, unprotected); "
+        "delete the file in a later change. See docs/runbooks/offboarding.md.",
+    )
 
     @field_validator("stacks")
     @classmethod
@@ -894,7 +899,11 @@ def _cross_domain(domains: dict[str, tuple[Domain, str]], broken: set[str], stac
                 problems.append(f"{where}: no domain named '{other_name}' (known domains: {known}) (got {ref!r})")
                 continue
             other = domains[other_name][0]
-            if product not in {p.name for p in other.products}:
+            if other.retired and not domain.retired:
+                problems.append(
+                    f"{where}: domain '{other_name}' is retired; remove this entry (its grant goes with the producer)"
+                )
+            elif product not in {p.name for p in other.products}:
                 offered = ", ".join(p.name for p in other.products) or "none"
                 problems.append(f"{where}: domain '{other_name}' has no product '{product}' (its products: {offered})")
             elif stack in domain.stacks and stack not in other.stacks:

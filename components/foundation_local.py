@@ -34,6 +34,7 @@ from components.domain_services_local import (
     MINIO_ROOT_USER_KEY,
     LocalDomainServices,
     LocalPlatformRefs,
+    lake_bucket_name,
 )
 from components.guardrails import OWNER_LABEL, ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, PortsTo, Quota
 from components.interfaces import (
@@ -43,6 +44,9 @@ from components.interfaces import (
     DomainServices,
     IngressSettings,
     NetworkAllowances,
+    PostgresServer,
+    S3Settings,
+    WarehouseSettings,
 )
 from components.validation import ConfigError
 from components.values.common import container_security_context, pod_security_context, resources
@@ -326,6 +330,24 @@ class LocalFoundation(pulumi.ComponentResource):
         )
 
     def provision_domain(self, request: DomainRequest, parent: pulumi.Resource) -> DomainServices:
+        if request.keep.retired:
+            # A laptop keeps nothing for a retired domain: its PostgreSQL lives in the namespace, which goes.
+            # The MinIO bucket stays (the lake Job creates it and nothing deletes it).
+            empty = pulumi.Output.from_input("")
+            return DomainServices(
+                s3=S3Settings(
+                    bucket=pulumi.Output.from_input(lake_bucket_name(self.config.environment, request.domain)),
+                    region=self.config.region,
+                ),
+                metadata_db=PostgresServer(
+                    host=empty, port=5432, admin_user="", admin_password=empty, sslmode="require"
+                ),
+                warehouse=WarehouseSettings(
+                    kind="postgres", host=empty, port=5432, database="", user="", auth="password"
+                ),
+                role_arn=None,
+                grants=(),
+            )
         services = LocalDomainServices(
             f"{request.domain}-local", request, self._refs, opts=pulumi.ResourceOptions(parent=parent)
         )

@@ -16,14 +16,14 @@ This module owns the list of what is retained (`RETAINED_TYPES`), the import-ID 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
 import pulumi
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from components.validation import ConfigError, StrictModel, describe_errors
 
@@ -89,7 +89,10 @@ class Keep:
     def adopting(entry: StackRecord | None) -> Keep:
         if entry is None:
             return Keep()
-        return Keep(imports={(r.type, r.logical_name): r.id for r in entry.resources if r.id})
+        # Only what would collide by name; settings are re-applied (PUT) and random values drawn anew.
+        return Keep(
+            imports={(r.type, r.logical_name): r.id for r in entry.resources if r.id and r.type in IMPORT_ID_INPUT}
+        )
 
 
 # ---------------------------------------------------------------- the record
@@ -123,16 +126,28 @@ class RetiredRecord(StrictModel):
     name: str = Field(min_length=1, description="The domain name; the file must be retired/<name>.yaml.")
     stacks: dict[Literal["dev", "prod", "local"], StackRecord] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _importable(self) -> RetiredRecord:
-        for stack, entry in self.stacks.items():
-            for i, r in enumerate(entry.resources):
-                if r.type in IMPORT_ID_INPUT and not r.id:
-                    raise ValueError(
-                        f"stacks.{stack}.resources[{i}] ({r.logical_name}): id is unknown, so re-onboarding "
-                        "cannot adopt it; re-run offboard with --state, or fill in the ID from the AWS console"
-                    )
-        return self
+
+def adoptions(
+    records: Mapping[str, RetiredRecord], active: Iterable[str], stack: str, folder: str = "domains"
+) -> dict[str, StackRecord]:
+    """The record entries the active domains of `stack` adopt; ConfigError if one lacks an import ID."""
+    out: dict[str, StackRecord] = {}
+    problems: list[str] = []
+    for name in active:
+        entry = records[name].stacks.get(stack) if name in records else None  # type: ignore[call-overload]
+        if entry is None:
+            continue
+        for i, r in enumerate(entry.resources):
+            if r.type in IMPORT_ID_INPUT and not r.id:
+                problems.append(
+                    f"{folder}/{RETIRED_DIR}/{name}.yaml: stacks.{stack}.resources[{i}].id: unknown for "
+                    f"{r.logical_name} ({r.type}), so onboarding '{name}' again would collide with it; fill in "
+                    "its ID (AWS console or CLI) or re-run offboard with --state"
+                )
+        out[name] = entry
+    if problems:
+        raise ConfigError(problems, title="cannot adopt the resources of retired domains")
+    return out
 
 
 def load_retired_records(domains_dir: Path) -> dict[str, RetiredRecord]:

@@ -2,10 +2,12 @@
 
     python -m platformctl plan --stack dev [--out plan-out/dev] [--domains-dir DIR] [--render]
     python -m platformctl diff BASE HEAD [--format text|markdown]
+    python -m platformctl offboard DOMAIN --stack prod [--state STATE.json | --account-id ID] [--dry-run]
 
 `plan` runs the program under Pulumi mocks (no credentials, no Pulumi CLI) and writes plan.json,
 Helm values and Kubernetes manifests; `diff` compares two plans (files or plan directories) per
-domain.
+domain; `offboard` prints what retiring a domain deletes and keeps and writes domains/retired/<name>.yaml
+(docs/runbooks/offboarding.md).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pulumi
 
 from platformctl import diff as plan_diff
+from platformctl import offboard as offboarding
 from platformctl import plan
 from platformctl.simulate import run_program
 
@@ -50,6 +53,33 @@ def _diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _offboard(args: argparse.Namespace) -> int:
+    domains_dir = Path(args.domains_dir or "domains").resolve()
+    try:
+        result, written = offboarding.offboard(
+            args.domain,
+            args.stack,
+            domains_dir=domains_dir,
+            state_file=Path(args.state) if args.state else None,
+            account_id=args.account_id,
+            write=not args.dry_run,
+        )
+    except (pulumi.RunError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(offboarding.format_plan(result))
+    unknown = [i.logical_name for i in result.retained if i.type in offboarding.IMPORT_ID_INPUT and not i.id]
+    if unknown:
+        print(
+            f"\nwarning: no ID known offline for {', '.join(unknown)}; re-run with --state (pulumi stack export) "
+            "before the domain could be onboarded again",
+            file=sys.stderr,
+        )
+    if written:
+        print(f"\nwrote {written}: commit it with `retired: true` in {args.domain}.yaml (one pull request)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m platformctl", description="Offline tooling for the data platform: plan and diff."
@@ -73,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("head", help="head plan.json or plan directory")
     d.add_argument("--format", choices=["text", "markdown"], default="text")
     d.set_defaults(func=_diff)
+
+    o = commands.add_parser("offboard", help="what retiring a domain deletes and keeps; writes its retired record")
+    o.add_argument("domain", help="domain name (domains/<name>.yaml)")
+    o.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
+    o.add_argument("--state", help="`pulumi stack export` output: real IDs and ARNs (recommended)")
+    o.add_argument("--account-id", help="AWS account for names computed offline (without --state)")
+    o.add_argument("--domains-dir", help="domain files folder (default domains/)")
+    o.add_argument("--dry-run", action="store_true", help="print only; do not write the record")
+    o.set_defaults(func=_offboard)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -4,6 +4,11 @@ Resources are matched by URN (and by alias, so a rename with an alias is not rep
 delete plus a create). For a changed resource it lists which inputs/options keys differ, down to
 a few levels, so a reviewer sees "inputs.values.superset.ingress" rather than "inputs.values".
 Secret values are masked in both plans, so a changed secret value does not show up here.
+
+Per domain it also says plainly what happens to cloud resources, with names and ARNs: DELETED
+(removed and not retained), RETAINED (removed with retain_on_delete, or newly retained and
+unprotected by retiring the domain: they stay in AWS with their data) and BLOCKED (removed while
+protected: `pulumi up` fails; retire the domain first, docs/runbooks/offboarding.md).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class Entry:
     urn: str
     notes: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    physical: str = ""  # "name, arn" when known
 
 
 @dataclass
@@ -34,6 +40,10 @@ class DomainDiff:
     removed: list[Entry] = field(default_factory=list)
     changed: list[Entry] = field(default_factory=list)
     renamed: list[Entry] = field(default_factory=list)
+    # What the change does to cloud resources (custom resources only).
+    deleted: list[Entry] = field(default_factory=list)
+    retained: list[Entry] = field(default_factory=list)
+    blocked: list[Entry] = field(default_factory=list)
 
     def empty(self) -> bool:
         return not (self.added or self.removed or self.changed or self.renamed)
@@ -76,7 +86,17 @@ def _removal_notes(resource: dict[str, Any]) -> list[str]:
 
 
 def _entry(resource: dict[str, Any]) -> Entry:
-    return Entry(type=resource["type"], name=resource["name"], urn=resource["urn"])
+    physical = resource.get("physical") or {}
+    shown = ", ".join(str(v) for v in (physical.get("name"), physical.get("arn")) if v)
+    return Entry(type=resource["type"], name=resource["name"], urn=resource["urn"], physical=shown)
+
+
+def _newly_retained(base: dict[str, Any], head: dict[str, Any]) -> bool:
+    """Retiring: the resource stays registered, now retained and unprotected, so deleting the file keeps it."""
+    b, h = base["options"], head["options"]
+    return (
+        bool(h.get("retain_on_delete")) and not h.get("protect") and (b.get("protect") or not b.get("retain_on_delete"))
+    )
 
 
 def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
@@ -109,6 +129,16 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
             entry = _entry(r)
             entry.notes = _removal_notes(r)
             at(r["domain"]).removed.append(entry)
+            if r.get("custom"):
+                options = r.get("options", {})
+                fate = (
+                    "blocked"
+                    if options.get("protect")
+                    else "retained"
+                    if options.get("retain_on_delete")
+                    else "deleted"
+                )
+                getattr(at(r["domain"]), fate).append(entry)
 
     for urn, h in head_by_urn.items():
         b = base_by_urn.get(urn)
@@ -121,6 +151,8 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
             entry = _entry(h)
             entry.changed = paths
             at(h["domain"]).changed.append(entry)
+            if h.get("custom") and _newly_retained(b, h):
+                at(h["domain"]).retained.append(entry)
 
     for domain in {r["domain"] for r in [*base["resources"], *head["resources"]]}:
         at(domain)
@@ -139,6 +171,21 @@ def _sections(d: DomainDiff) -> list[tuple[str, list[Entry]]]:
     return [("added", d.added), ("removed", d.removed), ("renamed", d.renamed), ("changed", d.changed)]
 
 
+FATES = (
+    ("deleted", "DELETED from the cloud"),
+    ("retained", "RETAINED in the cloud with their data (leave or may leave the stack, never deleted)"),
+    ("blocked", "BLOCKED: protected, so `pulumi up` fails; mark the domain `retired: true` first"),
+)
+
+
+def _fates(d: DomainDiff) -> list[tuple[str, list[Entry]]]:
+    return [(title, getattr(d, key)) for key, title in FATES if getattr(d, key)]
+
+
+def _fate_line(e: Entry) -> str:
+    return f"{e.type} {e.name}" + (f" ({e.physical})" if e.physical else "")
+
+
 def format_text(diff: PlanDiff) -> str:
     lines = [f"Offline plan diff for stack {diff.stack}"]
     for domain, d in diff.domains.items():
@@ -151,6 +198,9 @@ def format_text(diff: PlanDiff) -> str:
         marks = {"added": "+", "removed": "-", "renamed": ">", "changed": "~"}
         for label, items in _sections(d):
             lines += [f"  {marks[label]} {e.type} {_detail(e)}" for e in items]
+        for title, items in _fates(d):
+            lines.append(f"  {title}: {len(items)}")
+            lines += [f"    {_fate_line(e)}" for e in items]
     return "\n".join(lines)
 
 
@@ -174,6 +224,11 @@ def format_markdown(diff: PlanDiff) -> str:
     for domain, d in diff.domains.items():
         if d.empty():
             continue
+        for title, items in _fates(d):
+            lines += ["", f"**{_md(domain)}: {_md(title)}: {len(items)}**", ""]
+            lines += [
+                f"- `{_md(e.type)}` {_md(e.name)}" + (f": {_md(e.physical)}" if e.physical else "") for e in items
+            ]
         lines += ["", f"<details><summary><b>{_md(domain)}</b></summary>", ""]
         for label, items in _sections(d):
             if not items:

@@ -55,6 +55,35 @@ CLUSTER_SCOPED_KINDS = frozenset(
     }
 )
 MAX_LISTED = 4
+# Inputs that hold a resource's name in AWS, in order of preference.
+NAME_INPUTS = ("bucket", "identifier", "snapshotName", "namespaceName", "workgroupName", "name")
+# ARNs AWS derives from the name alone (RDS: "Constructing an ARN for Amazon RDS"); others need the cloud's ID.
+ARN_FORMATS = {
+    "aws:s3/bucket:Bucket": "arn:aws:s3:::{name}",
+    "aws:rds/instance:Instance": "arn:aws:rds:{region}:{account}:db:{name}",
+    "aws:rds/subnetGroup:SubnetGroup": "arn:aws:rds:{region}:{account}:subgrp:{name}",
+    "aws:rds/parameterGroup:ParameterGroup": "arn:aws:rds:{region}:{account}:pg:{name}",
+    "aws:iam/role:Role": "arn:aws:iam::{account}:role/{name}",
+}
+
+
+def physical_name(r: Resource) -> str | None:
+    """The resource's name in AWS or Kubernetes, when the program sets it (None: generated or unknown)."""
+    if r.type == HELM_RELEASE:
+        return f"{r.inputs.get('namespace')}/{r.inputs.get('name')}"
+    meta = _metadata(r.inputs)
+    if isinstance(meta.get("name"), str) and r.type.startswith("kubernetes:"):
+        return f"{meta['namespace']}/{meta['name']}" if isinstance(meta.get("namespace"), str) else meta["name"]
+    for key in NAME_INPUTS:
+        value = r.inputs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def offline_arn(type_: str, name: str | None, region: str, account: str) -> str | None:
+    pattern = ARN_FORMATS.get(type_)
+    return pattern.format(name=name, region=region, account=account) if pattern and name else None
 
 
 def mask(value: Any) -> Any:
@@ -322,6 +351,10 @@ def build_plan(program: Program) -> dict[str, Any]:
                 "parent": r.parent,
                 "domain": domain_of[r.urn],
                 "custom": r.custom,
+                "physical": {
+                    "name": physical_name(r),
+                    "arn": offline_arn(r.type, physical_name(r), program.region, program.account_id),
+                },
                 "inputs": masked_inputs(r),
                 "options": {
                     "protect": r.protect,
@@ -329,6 +362,7 @@ def build_plan(program: Program) -> dict[str, Any]:
                     "delete_before_replace": r.delete_before_replace,
                     "ignore_changes": list(r.ignore_changes),
                     "aliases": list(r.aliases),
+                    "import": r.import_id,
                     "provider": r.provider_urn,
                     "depends_on": sorted(r.depends_on),  # registration order varies between runs
                 },

@@ -73,6 +73,8 @@ class Program:
     preview: bool
     resources: list[Resource]
     exports: dict[str, Any]
+    account_id: str = ACCOUNT_ID  # the account the mocks answered with
+    region: str = "eu-west-1"
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -152,7 +154,11 @@ class PlatformMocks(mocks.Mocks):
                 "zoneIds": [f"euw1-az{i}" for i in range(1, 7)],
             }, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci", "userId": "AIDAEXAMPLE"}, []
+            return {
+                "accountId": self.account_id,
+                "arn": f"arn:aws:iam::{self.account_id}:user/ci",
+                "userId": "AIDAEXAMPLE",
+            }, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         if token == "aws:index/getRegion:getRegion":
@@ -198,9 +204,7 @@ class PlatformMocks(mocks.Mocks):
                 ],
             )
         elif typ == "aws:redshiftserverless/workgroup:Workgroup":
-            host = (
-                f"{args.inputs.get('workgroupName', rid)}.{self.account_id}.{self.region}.redshift-serverless.amazonaws.com"
-            )
+            host = f"{args.inputs.get('workgroupName', rid)}.{self.account_id}.{self.region}.redshift-serverless.amazonaws.com"
             outputs.update(endpoints=[{"address": host, "port": 5439}])
         elif typ == "aws:redshiftserverless/namespace:Namespace":
             outputs.update(
@@ -351,7 +355,9 @@ def run_function(
     if isinstance(root, pulumi.ComponentResource):
         for key, out in getattr(root, "outputs", {}).items():
             exports[key] = _resolve_export(out)
-    return Program(stack=stack, preview=preview, resources=monitor.records, exports=exports)
+    return Program(
+        stack=stack, preview=preview, resources=monitor.records, exports=exports, account_id=account_id, region=region
+    )
 
 
 def _resolve_export(value: Any) -> Any:
