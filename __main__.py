@@ -6,7 +6,7 @@ from pathlib import Path
 import pulumi
 
 from components.catalog import CentralCatalog
-from components.config import load_stack_config
+from components.config import load_stack_config, with_user_code_overrides
 from components.domain import DataDomainStack, grants_for
 from components.domain_config import load_domains
 from components.foundations import foundation_exports, make_foundation
@@ -18,6 +18,8 @@ PROJECT_DIR = Path(__file__).resolve().parent
 config = load_stack_config()
 domains_dir = Path(os.environ.get("DATAPLATFORM_DOMAINS_DIR", PROJECT_DIR / "domains"))
 domains = load_domains(domains_dir, stack=config.environment)
+# A stack may run other user-code images than the domain files name (`make local`: a locally built one).
+domains = with_user_code_overrides(domains, config)
 # What retired domains left in AWS: a domain onboarded again adopts it (docs/runbooks/offboarding.md).
 adopt = adoptions(load_retired_records(domains_dir), [d.name for d in domains if not d.retired], config.environment)
 

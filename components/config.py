@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from components.charts import ChartName, ChartOverride
+from components.domain_config import CodeLocation, DagsterImage, Domain
 from components.validation import ConfigError, StrictModel, describe_errors
 
 NAMESPACE = "dataplatform"
@@ -217,11 +218,24 @@ class CatalogConfig(StrictModel):
         return self
 
 
+class UserCodeOverride(StrictModel):
+    """A domain's Dagster user code on this stack instead of its domain file's (e.g. an image built on the laptop)."""
+
+    image: DagsterImage
+    # Unset: the domain file's codeLocation.
+    code_location: CodeLocation | None = None
+
+
 class LocalConfig(StrictModel):
     """The laptop foundation (foundation: local): an existing cluster from the current kubeconfig."""
 
     kube_context: str | None = Field(default=None, description="kubeconfig context; default: the current one")
     storage_class: str | None = Field(default=None, description="StorageClass for volumes; default: the cluster's")
+    # `make local` maps every domain to the example image it builds and loads into kind, so no domain
+    # file is edited for a laptop; checked against the stack's domains by `with_user_code_overrides`.
+    user_code: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")], UserCodeOverride] = Field(
+        default_factory=dict
+    )
 
 
 class StackConfig(StrictModel):
@@ -250,6 +264,8 @@ class StackConfig(StrictModel):
             )
         if self.environment == "prod" and self.foundation != "aws":
             raise ValueError("prod runs on the aws foundation")
+        if self.foundation != "local" and self.local.user_code:
+            raise ValueError("local.userCode applies only to the local foundation (foundation: local)")
         return self
 
     @property
@@ -344,3 +360,36 @@ def prod_baseline_problems(config: StackConfig) -> list[tuple[str, str]]:
 
 def load_stack_config() -> StackConfig:
     return parse_stack_config(raw_namespace_config())
+
+
+def with_user_code_overrides(domains: list[Domain], config: StackConfig, namespace: str = NAMESPACE) -> list[Domain]:
+    """`domains` with `local.userCode` applied: each named domain's Dagster runs the override's image
+    (and code location, if given). Raises ConfigError naming the key of every override that names no
+    domain of this stack or a domain whose Dagster is disabled. The domain files are not changed."""
+    overrides = config.local.user_code
+    by_name = {d.name: d for d in domains}
+    problems = []
+    for name in sorted(overrides):
+        key = f"{namespace}:local.userCode.{name}"
+        domain = by_name.get(name)
+        if domain is None:
+            known = ", ".join(sorted(by_name)) or "none"
+            problems.append(f"{key}: no domain '{name}' on this stack (its domains: {known})")
+        elif not domain.tools.dagster.enabled:
+            problems.append(f"{key}: domains/{name}.yaml turns Dagster off (tools.dagster.enabled: false)")
+    if problems:
+        raise ConfigError(problems, title="invalid stack configuration (Pulumi.<stack>.yaml)")
+    result = []
+    for domain in domains:
+        override = overrides.get(domain.name)
+        if override is None:
+            result.append(domain)
+            continue
+        dagster = domain.tools.dagster.model_copy(
+            update={
+                "image": override.image,
+                "code_location": override.code_location or domain.tools.dagster.code_location,
+            }
+        )
+        result.append(domain.model_copy(update={"tools": domain.tools.model_copy(update={"dagster": dagster})}))
+    return result
