@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint plan test-examples
+.PHONY: setup test lint plan test-examples local local-down
 
 setup:
 	$(PY) -m venv $(VENV)
@@ -27,3 +27,10 @@ test-examples:
 
 plan:
 	$(BIN)/python -m platformctl plan --stack $(or $(STACK),dev)
+
+# The whole platform on a laptop kind cluster (docs/local.md); CONTEXT=<name> uses an existing cluster.
+local:
+	$(BIN)/python -m platformctl.local up $(if $(CONTEXT),--context $(CONTEXT))
+
+local-down:
+	$(BIN)/python -m platformctl.local down
