@@ -344,3 +344,29 @@ def test_make_targets_call_the_module() -> None:
     assert os.access(PROJECT_DIR / "kind-dataplatform.yaml", os.R_OK)
     kind = yaml.safe_load((PROJECT_DIR / "kind-dataplatform.yaml").read_text())
     assert (kind["kind"], kind["apiVersion"], kind["name"]) == ("Cluster", "kind.x-k8s.io/v1alpha4", "dataplatform")
+
+
+# ---- the e2e workflow ------------------------------------------------------------------------------
+
+
+def test_e2e_runs_make_local_then_always_make_local_down() -> None:
+    doc = yaml.safe_load((PROJECT_DIR / ".github" / "workflows" / "e2e.yml").read_text())
+    triggers = doc[True]  # YAML 1.1 reads `on:` as a boolean
+    paths = triggers["pull_request"]["paths"]
+    assert {"__main__.py", "components/**", "domains/**", "Pulumi.local.yaml", "platformctl/**"} <= set(paths)
+    assert triggers["schedule"], "nightly"
+    job = doc["jobs"]["e2e"]
+    runs = [(s.get("run", "").strip(), s.get("if")) for s in job["steps"] if "run" in s]
+    commands = [r for r, _ in runs]
+    assert commands.index("make setup") < commands.index("make local") < commands.index("make local-down")
+    assert dict(runs)["make local-down"] == "always()"
+    # Everything it needs is installed in the job, pinned: kind, kubectl, and the CLI matching the SDK.
+    [kind] = [s for s in job["steps"] if str(s.get("uses", "")).startswith("helm/kind-action@")]
+    assert kind["with"]["install_only"] is True and kind["with"]["version"].startswith("v0.")
+    sdk = next(
+        line for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines() if line.startswith("pulumi==")
+    )
+    assert doc["env"]["PULUMI_VERSION"] == sdk.removeprefix("pulumi==")
+    # No cloud, no secrets: the state is a file backend on the runner.
+    text = (PROJECT_DIR / ".github" / "workflows" / "e2e.yml").read_text()
+    assert "secrets." not in text and "id-token" not in text
