@@ -127,7 +127,7 @@ def user_code_overrides(image_tag: str, project_dir: Path = PROJECT_DIR) -> dict
         "image": {"repository": IMAGE_REPOSITORY, "tag": image_tag},
         "codeLocation": {"module": EXAMPLE_MODULE},
     }
-    return {d.name: override for d in domains if d.tools.dagster.enabled}
+    return {d.name: override for d in domains if d.tools.dagster.enabled and not d.retired}
 
 
 # ---- Pulumi state, passphrase and stack settings --------------------------------------------------
@@ -209,7 +209,9 @@ def _stack_exists(env: Mapping[str, str]) -> bool:
     listed = capture(["pulumi", "stack", "ls", "--json"], env)
     if listed.returncode != 0:
         raise LocalError(f"`pulumi stack ls` failed: {listed.stderr.strip()}")
-    return any(s.get("name") == STACK for s in json.loads(listed.stdout or "[]"))
+    # Names are short ("local") from the project folder, fully qualified on some backends.
+    names = [str(s.get("name", "")) for s in json.loads(listed.stdout or "[]")]
+    return any(n == STACK or n.endswith(f"/{STACK}") for n in names)
 
 
 # ---- what to print at the end ---------------------------------------------------------------------

@@ -202,7 +202,7 @@ def test_the_first_up_has_a_preview(stubs: Stubs, ws: local.Workspace) -> None:
 
 def test_a_second_run_reuses_the_cluster_and_the_stack(stubs: Stubs, ws: local.Workspace) -> None:
     stubs.answer("kind", "get clusters", out="dataplatform\n")
-    stubs.answer("pulumi", "stack ls", out=json.dumps([{"name": "local"}]))
+    stubs.answer("pulumi", "stack ls", out=json.dumps([{"name": "organization/dataplatform/local"}]))
     assert _up(ws, stubs) == 0
     commands = [" ".join(a[:3]) for a in stubs.argvs()]
     assert "kind create cluster" not in commands
