@@ -316,7 +316,9 @@ def up(ws: Workspace, env: Mapping[str, str], *, context: str | None, python: st
         penv,
         None,
     )
-    run([python, "-m", "platformctl", "smoke", "--stack", STACK], penv)
+    # The smoke check reads the committed stack file's kube context; name another one explicitly.
+    smoke_context = [] if own_cluster else ["--context", context]
+    run([python, "-m", "platformctl", "smoke", "--stack", STACK, *smoke_context], penv)
     outputs = capture(["pulumi", "stack", "output", "--stack", STACK, "--json"], penv)
     if outputs.returncode != 0:
         raise LocalError(f"`pulumi stack output` failed: {outputs.stderr.strip()}")

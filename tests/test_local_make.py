@@ -221,6 +221,7 @@ def test_an_existing_context_is_used_as_is(stubs: Stubs, ws: local.Workspace) ->
     stubs.answer("kubectl", "config get-contexts", out="docker-desktop\n")
     assert _up(ws, stubs, context="docker-desktop") == 0
     assert not any(a[0] == "kind" for a in stubs.argvs())  # no cluster created, no kind load
+    assert ["python", "-m", "platformctl", "smoke", "--stack", "local", "--context", "docker-desktop"] in stubs.argvs()
     settings = yaml.safe_load(ws.config_file.read_text())
     assert settings["config"]["dataplatform:local"]["kubeContext"] == "docker-desktop"
 
