@@ -5,12 +5,14 @@ from pathlib import Path
 
 import pulumi
 
-from components.catalog import CentralCatalog
+from components.catalog import CentralCatalog, catalog_ui_url
 from components.config import load_stack_config, with_user_code_overrides
-from components.domain import DataDomainStack, grants_for
+from components.domain import DataDomainStack, domain_ui_urls, grants_for
 from components.domain_config import load_domains
 from components.foundations import foundation_exports, make_foundation
+from components.identity_provider import sign_in_settings
 from components.retirement import adoptions, load_retired_records
+from components.sign_in import redirect_uris
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -26,14 +28,27 @@ adopt = adoptions(load_retired_records(domains_dir), [d.name for d in domains if
 # 2. The shared foundation of this environment.
 foundation = make_foundation(config)
 
-# 3. The central catalog every domain registers in and feeds.
+# 3. One identity provider every UI signs in with (the bundled Dex on a laptop).
+ui_urls = domain_ui_urls(domains, foundation)
+if config.catalog.enabled:
+    ui_urls["datahub"] = [catalog_ui_url(config, foundation)]
+sign_in = sign_in_settings(
+    config,
+    foundation,
+    redirect_uris=redirect_uris(ui_urls),
+    opts=pulumi.ResourceOptions(providers=foundation.providers),
+)
+
+# 4. The central catalog every domain registers in and feeds.
 catalog = (
-    CentralCatalog("catalog", config, foundation, opts=pulumi.ResourceOptions(providers=foundation.providers))
+    CentralCatalog(
+        "catalog", config, foundation, sign_in=sign_in, opts=pulumi.ResourceOptions(providers=foundation.providers)
+    )
     if config.catalog.enabled
     else None
 )
 
-# 4. One isolated slice per data domain.
+# 5. One isolated slice per data domain.
 by_name = {d.name: d for d in domains}
 stacks = {
     d.name: DataDomainStack(
@@ -42,14 +57,18 @@ stacks = {
         grants=grants_for(d, by_name),
         catalog=catalog.endpoint if catalog else None,
         adopt=adopt.get(d.name),
+        sign_in=sign_in,
         opts=pulumi.ResourceOptions(providers=foundation.providers),
     )
     for d in domains
 }
 
-# 5. Exports.
+# 6. Exports.
 for key, value in foundation_exports(foundation).items():
     pulumi.export(key, value)
 pulumi.export("domains", {name: s.exports for name, s in stacks.items()})
+pulumi.export("signInRedirectUris", redirect_uris(ui_urls))
+if sign_in.test_users is not None:
+    pulumi.export("signIn", sign_in.test_users)
 if catalog:
     pulumi.export("catalog", catalog.exports)

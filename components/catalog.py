@@ -42,13 +42,16 @@ from components.charts import release_args
 from components.config import StackConfig
 from components.domain_config import parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, PortsTo, Quota
+from components.identity_provider import SignInSettings, public_url
 from components.interfaces import CatalogRequest, CatalogServices, Foundation
+from components.sign_in import GATEWAY_PORT, SignInGateways, UiTarget
 from components.sizing import PROFILES
 from components.values.common import Postgres
 from components.values.datahub import (
     MYSQL_ROOT_PASSWORD_KEY,
     AwsOpenSearch,
     DatahubArgs,
+    DatahubSignIn,
     PrerequisitesArgs,
     datahub_gms_service,
     datahub_prerequisites_values,
@@ -83,6 +86,9 @@ ISSUER_SCRIPT_KEY = "issuer.py"
 TOKEN_SECRET = "datahub-ingestion-token"
 TOKEN_KEY = "token"
 FRONTEND_HOST = "datahub"
+FRONTEND_HEALTH_PATH = "/admin"
+SIGN_IN_SECRET = "datahub-sign-in"
+SIGN_IN_SECRET_KEY = "client-secret"
 # Container defaults for chart pods that set no resources (Kafka's JVM takes 1 GiB of heap).
 CONTAINER_DEFAULTS = ContainerDefaults("250m", "512Mi", "1", "2Gi")
 LIMITS_FACTOR = 2
@@ -115,14 +121,21 @@ def _kafka_ports(bootstrap: str) -> tuple[int, ...]:
     return tuple(sorted({int(server.rsplit(":", 1)[1]) for server in bootstrap.split(",")}))
 
 
+def catalog_ui_url(config: StackConfig, foundation: Foundation) -> str:
+    ingress = foundation.ingress_settings("platform")
+    return public_url(ingress.scheme, f"{FRONTEND_HOST}.{config.ingress.base_domain}", ingress.public_port)
+
+
 class CentralCatalog(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
         config: StackConfig,
         foundation: Foundation,
+        sign_in: SignInSettings | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Without `sign_in` the frontend gets no Ingress: it is never served without sign-in."""
         super().__init__("dataplatform:catalog:CentralCatalog", name, None, opts)
         cat = config.catalog
         sizes = PROFILES[config.sizing]
@@ -149,7 +162,8 @@ class CentralCatalog(pulumi.ComponentResource):
                 container_defaults=CONTAINER_DEFAULTS,
                 ingress_cidrs=allow.ingress_cidrs,
                 ingress_namespaces=allow.ingress_namespaces,
-                ui_ports=(datahub_ui_service(RELEASE)[1],),
+                # The load balancer reaches the sign-in gateway only.
+                ui_ports=(GATEWAY_PORT,),
                 private_egress=private_egress,
                 served_ports=(datahub_gms_service(RELEASE)[1],),
                 served_to_label=DOMAIN_NAMESPACE_LABEL,
@@ -187,6 +201,21 @@ class CentralCatalog(pulumi.ComponentResource):
             secret("encryption", ENCRYPTION_SECRET, {"encryption_key_secret": password("encryption-key")}),
             secret("users", USERS_SECRET, {"user.props": pulumi.Output.concat("datahub:", password("admin"))}),
         ]
+
+        # DataHub's own OIDC login, where its pods can read the issuer's discovery document.
+        frontend_sign_in: DatahubSignIn | None = None
+        if sign_in is not None and sign_in.discovery_from_pods:
+            secrets.append(secret("sign-in", SIGN_IN_SECRET, {SIGN_IN_SECRET_KEY: sign_in.client_secret}))
+            frontend_sign_in = DatahubSignIn(
+                discovery_uri=f"{sign_in.endpoints.issuer_url}/.well-known/openid-configuration",
+                client_id=sign_in.client_id,
+                client_secret=SIGN_IN_SECRET,
+                client_secret_key=SIGN_IN_SECRET_KEY,
+                base_url=catalog_ui_url(config, foundation),
+                scopes=sign_in.scopes,
+                groups_claim=sign_in.groups_claim,
+                password_login=config.environment != "prod",
+            )
 
         sql = cat.rds if cat.sql == "rds" else None
         search = cat.opensearch if cat.search == "opensearch" else None
@@ -272,6 +301,7 @@ class CentralCatalog(pulumi.ComponentResource):
             mysql_secret=MYSQL_SECRET,
             kafka_bootstrap=cat.kafka_bootstrap_servers,
             secure_cookies=ingress.scheme == "https",
+            sign_in=frontend_sign_in,
             resources=sizes.datahub if sizes else None,
         )
         values: pulumi.Input[dict[str, Any]] = datahub_values(args)
@@ -305,18 +335,38 @@ class CentralCatalog(pulumi.ComponentResource):
         annotations = dict(ingress.annotations)
         if ingress.class_name == "alb":
             # The frontend answers / with a redirect to the login page; /admin is its health endpoint.
-            annotations["alb.ingress.kubernetes.io/healthcheck-path"] = "/admin"
-        self.ingress = k8s.networking.v1.Ingress(
-            f"{name}-frontend",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="datahub", namespace=ns, labels=labels, annotations=annotations),
-            spec=ui_ingress_spec(ingress.class_name, host, ui_service, ui_port),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
-        )
+            annotations["alb.ingress.kubernetes.io/healthcheck-path"] = FRONTEND_HEALTH_PATH
+        self.ingress: k8s.networking.v1.Ingress | None = None
+        self.sign_in: SignInGateways | None = None
+        if sign_in is not None:
+            self.sign_in = SignInGateways(
+                f"{name}-sign-in",
+                namespace=ns,
+                settings=sign_in,
+                ingress=ingress,
+                targets={"datahub": UiTarget(host, ui_service, ui_port, FRONTEND_HEALTH_PATH)},
+                releases={"datahub": RELEASE},
+                # Empty: every signed-in user may search the catalog.
+                allowed_groups=[*sign_in.catalog_groups, *sign_in.admin_groups] if sign_in.catalog_groups else [],
+                chart_overrides={**config.charts},
+                labels=labels,
+                after={"datahub": [self.release]},
+                opts=in_ns,
+            )
+            gateway, gateway_port = self.sign_in.backends["datahub"]
+            self.ingress = k8s.networking.v1.Ingress(
+                f"{name}-frontend",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name="datahub", namespace=ns, labels=labels, annotations=annotations
+                ),
+                spec=ui_ingress_spec(ingress.class_name, host, gateway, gateway_port),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.sign_in.releases["datahub"]]),
+            )
 
         gms_service, gms_port = datahub_gms_service(RELEASE)
         self.namespace = ns
         self.gms_url = f"http://{gms_service}.{ns}.svc:{gms_port}"
-        self.frontend_url = f"{ingress.scheme}://{host}"
+        self.frontend_url = catalog_ui_url(config, foundation)
         self.ingestion_token_secret = TOKEN_SECRET
         self.endpoint = CatalogEndpoint(
             namespace=ns,

@@ -26,6 +26,8 @@ ChartName = Literal[
     "minio",
     "cloudnative-pg",
     "ingress-nginx",
+    "oauth2-proxy",
+    "dex",
 ]
 
 # The Dagster chart is released with Dagster itself (same version); domain user-code images must
@@ -57,6 +59,10 @@ PINNED: dict[str, Chart] = {
     "cloudnative-pg": Chart(chart="cloudnative-pg", repo="https://cloudnative-pg.github.io/charts", version="0.29.0"),
     # ingress-nginx is retired (no releases after March 2026); 4.15.1 is its newest chart.
     "ingress-nginx": Chart(chart="ingress-nginx", repo="https://kubernetes.github.io/ingress-nginx", version="4.15.1"),
+    # The sign-in gateway in front of every UI (app v7.15.3).
+    "oauth2-proxy": Chart(chart="oauth2-proxy", repo="https://oauth2-proxy.github.io/manifests", version="10.7.0"),
+    # Local stack only: the bundled identity provider (chart app v2.44.0; the image is pinned in values.dex).
+    "dex": Chart(chart="dex", repo="https://charts.dexidp.io", version="0.24.0"),
 }
 
 

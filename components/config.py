@@ -12,7 +12,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 
 from components.charts import ChartName, ChartOverride
 from components.domain_config import CodeLocation, DagsterImage, Domain
@@ -238,6 +238,63 @@ class LocalConfig(StrictModel):
     )
 
 
+# An IdP group name as the groups claim carries it (Entra ID: object ids; Okta/Google/Keycloak: names).
+GroupName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w .@:/=+-]+$")]
+DEX_CLIENT_ID = "dataplatform"
+
+
+class DexUser(StrictModel):
+    """A test user of the bundled Dex (local stack only); its password is generated."""
+
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+    username: str = Field(pattern=r"^[a-z][a-z0-9._-]{0,62}$")
+    groups: list[GroupName] = Field(min_length=1)
+
+
+class IdentityConfig(StrictModel):
+    """The one OIDC identity provider every UI signs in with (docs/identity.md).
+
+    oidc: any OpenID Connect provider (Entra ID, Okta, Google, Keycloak); the client secret is the
+    Pulumi secret `dataplatform:identityClientSecret` or a Secrets Manager secret (`clientSecretArn`).
+    dex: a bundled Dex with static test users, for the local stack.
+    """
+
+    provider: Literal["oidc", "dex"]
+    issuer_url: str | None = Field(default=None, pattern=r"^https://[^\s/]+(/\S*)?$")
+    client_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=r"^\S+$")
+    client_secret_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$"
+    )
+    groups_claim: str = Field(default="groups", pattern=r"^[\w:/.-]+$")
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"], min_length=1)
+    # Who reaches the central catalog (DataHub); empty: every signed-in user of the provider.
+    catalog_groups: list[GroupName] = Field(default_factory=list)
+    # DataHub admins (and every domain's Superset admins); empty: none beyond each domain's owners.
+    admin_groups: list[GroupName] = Field(default_factory=list)
+    users: list[DexUser] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _provider_fields(self) -> IdentityConfig:
+        if "openid" not in self.scopes:
+            raise ValueError("scopes must include openid")
+        if self.provider == "oidc":
+            missing = [k for k, v in (("issuerUrl", self.issuer_url), ("clientId", self.client_id)) if not v]
+            if missing:
+                raise ValueError(f"provider oidc needs {' and '.join(missing)}")
+            if self.users:
+                raise ValueError("users are for the bundled Dex (provider: dex) only")
+        else:
+            if self.issuer_url or self.client_id or self.client_secret_arn:
+                raise ValueError(
+                    "provider dex sets its own issuer and client: remove issuerUrl, clientId, clientSecretArn"
+                )
+            if not self.users:
+                raise ValueError("provider dex needs at least one user (users: [{email, username, groups}])")
+            if len({u.username for u in self.users}) != len(self.users):
+                raise ValueError("users must have distinct usernames")
+        return self
+
+
 class StackConfig(StrictModel):
     environment: Literal["dev", "prod", "local"]
     foundation: Literal["aws", "local"] = "aws"
@@ -253,6 +310,27 @@ class StackConfig(StrictModel):
     # standard: tool resources from the domain files; laptop: small fixed sizes (components/sizing.py).
     sizing: Literal["standard", "laptop"] = "standard"
     charts: dict[ChartName, ChartOverride] = Field(default_factory=dict)
+    identity: IdentityConfig
+    # The OIDC client secret as a Pulumi secret (`pulumi config set --secret dataplatform:identityClientSecret`).
+    identity_client_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _identity_needs(self) -> StackConfig:
+        idp = self.identity
+        if self.foundation == "aws" and idp.provider != "oidc":
+            raise ValueError("identity.provider must be oidc on the aws foundation (dex is for the local stack)")
+        if idp.provider == "oidc" and (idp.client_secret_arn is None) == (self.identity_client_secret is None):
+            raise ValueError(
+                "identity: give the client secret exactly once, as identity.clientSecretArn (Secrets Manager) or "
+                "as the Pulumi secret dataplatform:identityClientSecret"
+            )
+        if idp.provider == "dex" and self.identity_client_secret is not None:
+            raise ValueError("identityClientSecret is for provider oidc; the bundled Dex's secret is generated")
+        if self.foundation == "aws" and self.ingress.certificate_arn is None:
+            raise ValueError(
+                "ingress.certificateArn is required on the aws foundation: every UI is served over HTTPS only"
+            )
+        return self
 
     @model_validator(mode="after")
     def _foundation_needs(self) -> StackConfig:

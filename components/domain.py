@@ -40,9 +40,11 @@ from components.catalog_feed import DomainCatalogFeed, SupersetSource, grant_sum
 from components.charts import release_args
 from components.domain_config import Domain, parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
-from components.interfaces import DomainRequest, DomainServices, Foundation, ProductGrant
+from components.identity_provider import SignInSettings, public_url
+from components.interfaces import DomainRequest, DomainServices, Foundation, IngressSettings, ProductGrant
 from components.metadata_db import DatabaseSpec, MetadataDatabases
 from components.retirement import Keep, StackRecord
+from components.sign_in import GATEWAY_PORT, SignInGateways, UiTarget
 from components.sizing import PROFILES
 from components.values import airbyte as airbyte_values
 from components.values import dagster as dagster_values
@@ -106,16 +108,28 @@ def guardrails_args(domain: Domain, foundation: Foundation) -> GuardrailsArgs:
 
 
 def ui_ports(domain: Domain) -> list[int]:
-    """Container ports the load balancer reaches (the UIs' pod ports)."""
-    tools = domain.tools
-    ports = []
-    if tools.dagster.enabled:
-        ports.append(80)
-    if tools.airbyte.enabled:
-        ports.append(8001)
-    if tools.superset.enabled:
-        ports.append(8088)
-    return ports
+    """Container ports the load balancer reaches: the sign-in gateways' only; the UIs stay in-namespace."""
+    return [GATEWAY_PORT] if enabled_tools(domain) else []
+
+
+def ui_urls(domain: Domain, ingress: IngressSettings, base_domain: str) -> dict[str, str]:
+    """Each enabled tool's public URL, `<scheme>://<tool>.<domain>.<baseDomain>[:port]`."""
+    return {
+        t: public_url(ingress.scheme, f"{t}.{domain.name}.{base_domain}", ingress.public_port)
+        for t in enabled_tools(domain)
+    }
+
+
+def domain_ui_urls(domains: list[Domain], foundation: Foundation) -> dict[str, list[str]]:
+    """Every domain UI's public URL by tool (the identity provider's redirect URIs come from these)."""
+    out: dict[str, list[str]] = {}
+    for domain in domains:
+        if domain.retired:
+            continue
+        urls = ui_urls(domain, foundation.ingress_settings(domain.name), foundation.config.ingress.base_domain)
+        for tool, url in urls.items():
+            out.setdefault(tool, []).append(url)
+    return out
 
 
 def enabled_tools(domain: Domain) -> list[str]:
@@ -173,10 +187,13 @@ class DataDomainStack(pulumi.ComponentResource):
         grants: tuple[ProductGrant, ...] = (),
         catalog: CatalogEndpoint | None = None,
         adopt: StackRecord | None = None,
+        sign_in: SignInSettings | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Without `sign_in` the UIs get no Ingress at all: none is ever served without sign-in."""
         super().__init__("dataplatform:domain:DataDomainStack", domain.name, None, opts)
         d = domain.name
+        self._sign_in = sign_in
         self.domain = domain
         if domain.retired:
             self.services = foundation.provision_domain(domain_request(domain, (), (), Keep.retiring()), parent=self)
@@ -227,7 +244,7 @@ class DataDomainStack(pulumi.ComponentResource):
 
         ingress = foundation.ingress_settings(d)
         base_domain = config.ingress.base_domain
-        self.urls: dict[str, str] = {t: f"{ingress.scheme}://{t}.{d}.{base_domain}" for t in tools}
+        self.urls: dict[str, str] = ui_urls(domain, ingress, base_domain)
         self.releases: dict[str, k8s.helm.v3.Release] = {}
         after_db = pulumi.ResourceOptions(parent=self, depends_on=[self.databases, *self.service_accounts.values()])
 
@@ -326,16 +343,35 @@ class DataDomainStack(pulumi.ComponentResource):
             "superset": superset_values.superset_ui_service,
         }
         self.ingresses = {}
-        for tool in tools:
-            service, port = ui_services[tool](tool_names(d, tool).release)
-            self.ingresses[tool] = k8s.networking.v1.Ingress(
-                f"{d}-{tool}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=tool, namespace=ns, labels=labels, annotations=ingress.annotations
-                ),
-                spec=ui_ingress_spec(ingress.class_name, f"{tool}.{d}.{base_domain}", service, port),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.releases[tool]]),
+        self.sign_in: SignInGateways | None = None
+        if sign_in is not None and tools:
+            targets = {}
+            for tool in tools:
+                service, port = ui_services[tool](tool_names(d, tool).release)
+                targets[tool] = UiTarget(f"{tool}.{d}.{base_domain}", service, port, UI_HEALTH_PATHS[tool])
+            self.sign_in = SignInGateways(
+                f"{d}-sign-in",
+                namespace=ns,
+                settings=sign_in,
+                ingress=ingress,
+                targets=targets,
+                releases={t: tool_names(d, t).release for t in tools},
+                allowed_groups=[*domain.access_groups, *sign_in.admin_groups],
+                chart_overrides={**config.charts},
+                labels=labels,
+                after={t: [self.releases[t]] for t in tools},
+                opts=in_ns,
             )
+            for tool in tools:
+                service, port = self.sign_in.backends[tool]
+                self.ingresses[tool] = k8s.networking.v1.Ingress(
+                    f"{d}-{tool}",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=tool, namespace=ns, labels=labels, annotations=ingress.annotations
+                    ),
+                    spec=ui_ingress_spec(ingress.class_name, targets[tool].host, service, port),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.sign_in.releases[tool]]),
+                )
 
         self.catalog_feed: DomainCatalogFeed | None = None
         if catalog is not None:
@@ -421,6 +457,7 @@ class DataDomainStack(pulumi.ComponentResource):
                     dialect="redshift" if wh.kind == "redshift" else "postgresql",
                 ),
                 service_account=SUPERSET_SA,
+                sign_in=self._superset_sign_in(domain),
                 replicas=1 if self.sizes else cfg.replicas,
                 resources=self.sizes.superset_web if self.sizes else cfg.resources.model_dump(by_alias=True),
                 support_resources=self.sizes.superset_support if self.sizes else None,
@@ -449,6 +486,8 @@ class DataDomainStack(pulumi.ComponentResource):
         }
         if wh.password is not None:
             secret_data["WAREHOUSE_PASSWORD"] = wh.password
+        if self._sign_in is not None:
+            secret_data[superset_values.SIGN_IN_CLIENT_SECRET_KEY] = self._sign_in.client_secret
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails])
         credentials = k8s.core.v1.Secret(
             f"{d}-superset-credentials",
@@ -469,6 +508,24 @@ class DataDomainStack(pulumi.ComponentResource):
             lambda a: superset_values.superset_values(args(a[0], a[1], a[2] or None))
         )
         return values, [credentials, connection]
+
+    def _superset_sign_in(self, domain: Domain) -> superset_values.SupersetSignIn | None:
+        """Owners (and the platform admins) are Superset Admins; the domain's other groups are viewers."""
+        s = self._sign_in
+        if s is None:
+            return None
+        e = s.endpoints
+        return superset_values.SupersetSignIn(
+            issuer_url=e.issuer_url,
+            client_id=s.client_id,
+            scopes=s.scopes,
+            groups_claim=s.groups_claim,
+            owner_groups=(domain.owners_group, *s.admin_groups),
+            viewer_groups=tuple(g for g in domain.access_groups if g != domain.owners_group),
+            authorize_url=e.login_url,
+            token_url=e.redeem_url,
+            jwks_url=e.jwks_url,
+        )
 
     def _airbyte_rbac(self, ns: str, labels: dict[str, str]) -> pulumi.Resource:
         """The chart's own Role uses apiGroups ["*"]; this one names exactly what Airbyte uses."""
@@ -506,6 +563,8 @@ SUPERSET_CREDENTIALS_SECRET = "superset-credentials"
 SUPERSET_ADMIN = "admin"
 WAREHOUSE_SECRET = "warehouse-credentials"
 DB_INIT_SA = "metadata-db-init"
+# The UIs' unauthenticated health endpoints (the gateways let these alone through).
+UI_HEALTH_PATHS = {"dagster": "/server_info", "airbyte": "/api/v1/health", "superset": "/health"}
 
 DATABASES = {
     "dagster": DatabaseSpec("dagster", password_key=dagster_values.POSTGRES_PASSWORD_KEY),

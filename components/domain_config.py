@@ -722,6 +722,21 @@ class Product(StrictModel):
     contract: ContractUrl | None = Field(default=None, description="URL of the data contract (schema, SLOs).")
 
 
+# An IdP group as the identity provider's groups claim carries it (Entra ID: object ids; others: names).
+GroupName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w .@:/=+-]+$")]
+
+
+class Access(StrictModel):
+    """Who reaches the domain's UIs, by the identity provider's groups (docs/identity.md)."""
+
+    owners_group: GroupName | None = Field(
+        default=None, description="IdP group of the owners: admins of the domain's Superset (default: owners.team)."
+    )
+    groups: list[GroupName] = Field(
+        default_factory=list, description="More IdP groups that may use the domain's UIs, as viewers in Superset."
+    )
+
+
 class Domain(StrictModel):
     """One data domain, as written in domains/<name>.yaml."""
 
@@ -751,6 +766,16 @@ class Domain(StrictModel):
         description="Offboarding: keep only the bucket, database and warehouse namespace (retained, unprotected); "
         "delete the file in a later change. See docs/runbooks/offboarding.md.",
     )
+    access: Access = Field(default_factory=_from_yaml, description="IdP groups that may use the domain's UIs.")
+
+    @property
+    def owners_group(self) -> str:
+        return self.access.owners_group or self.owners.team
+
+    @property
+    def access_groups(self) -> tuple[str, ...]:
+        """Every group that reaches the domain's UIs: the owners first, then the viewers."""
+        return tuple(dict.fromkeys([self.owners_group, *self.access.groups]))
 
     @field_validator("stacks")
     @classmethod

@@ -29,6 +29,7 @@ from components.interfaces import (
 )
 from components.lake import DataLake
 from components.network import Network
+from components.validation import ConfigError
 
 CLUSTER_NAME_PREFIX = "dp"
 
@@ -94,15 +95,16 @@ class AwsFoundation(pulumi.ComponentResource):
             # One ALB per domain: the group shares it between the domain's UIs.
             "alb.ingress.kubernetes.io/group.name": f"dp-{self.config.environment}-{group}",
         }
-        if ingress.certificate_arn:
-            annotations |= {
-                "alb.ingress.kubernetes.io/certificate-arn": ingress.certificate_arn,
-                "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 443}]',
-                "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
-            }
-            return IngressSettings(class_name="alb", annotations=annotations, scheme="https")
-        annotations["alb.ingress.kubernetes.io/listen-ports"] = '[{"HTTP": 80}]'
-        return IngressSettings(class_name="alb", annotations=annotations, scheme="http")
+        if ingress.certificate_arn is None:
+            raise ConfigError(["dataplatform:ingress.certificateArn: required on the aws foundation (HTTPS only)"])
+        annotations |= {
+            "alb.ingress.kubernetes.io/certificate-arn": ingress.certificate_arn,
+            # HTTPS only: the HTTP listener answers every request with a redirect to 443.
+            "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
+            "alb.ingress.kubernetes.io/ssl-redirect": "443",
+            "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        }
+        return IngressSettings(class_name="alb", annotations=annotations, scheme="https")
 
     def network_allowances(self) -> NetworkAllowances:
         cidr = self.config.network.cidr

@@ -50,6 +50,7 @@ from components.interfaces import (
 )
 from components.validation import ConfigError
 from components.values.common import container_security_context, pod_security_context, resources
+from components.values.dex import PORT as DEX_PORT
 
 INGRESS_NAMESPACE = "ingress-nginx"
 MINIO_NAMESPACE = "minio"
@@ -66,6 +67,10 @@ MINIO_ROOT_USER = "platform-admin"
 MINIO_IMAGE_TAG = "RELEASE.2025-09-07T16-13-09Z"
 LAKE_INIT_SA = "lake-init"
 INGRESS_RELEASE = "ingress-nginx"
+# Browsers reach the UIs through `kubectl port-forward svc/ingress-nginx-controller 8080:80`.
+UI_PORT_FORWARD = 8080
+# The bundled identity provider (components.identity_provider), which every UI's gateway calls.
+IDENTITY_NAMESPACE = "identity"
 CNPG_RELEASE = "cnpg"
 CNPG_WEBHOOK_PORT = 9443
 # Set only on domain namespaces (components.domain.guardrails_args), so it selects domains, not platform namespaces.
@@ -318,7 +323,7 @@ class LocalFoundation(pulumi.ComponentResource):
         return [self.k8s_provider]
 
     def ingress_settings(self, group: str) -> IngressSettings:
-        return IngressSettings(class_name=INGRESS_CLASS, annotations={}, scheme="http")
+        return IngressSettings(class_name=INGRESS_CLASS, annotations={}, scheme="http", public_port=UI_PORT_FORWARD)
 
     def network_allowances(self) -> NetworkAllowances:
         return NetworkAllowances(
@@ -326,7 +331,7 @@ class LocalFoundation(pulumi.ComponentResource):
             ingress_namespaces=(INGRESS_NAMESPACE,),
             # The Kubernetes API: CloudNativePG's instance manager, Dagster's and Airbyte's launchers use it.
             private_egress=_API_EGRESS,
-            egress_namespaces=((MINIO_NAMESPACE, (MINIO_PORT,)),),
+            egress_namespaces=((MINIO_NAMESPACE, (MINIO_PORT,)), (IDENTITY_NAMESPACE, (DEX_PORT,))),
         )
 
     def provision_domain(self, request: DomainRequest, parent: pulumi.Resource) -> DomainServices:

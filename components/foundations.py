@@ -6,7 +6,7 @@ from typing import Any
 
 from components.config import StackConfig
 from components.foundation import AwsFoundation
-from components.foundation_local import INGRESS_NAMESPACE, INGRESS_RELEASE, LocalFoundation
+from components.foundation_local import INGRESS_NAMESPACE, INGRESS_RELEASE, UI_PORT_FORWARD, LocalFoundation
 
 
 def make_foundation(config: StackConfig) -> AwsFoundation | LocalFoundation:
@@ -24,7 +24,8 @@ def foundation_exports(foundation: AwsFoundation | LocalFoundation) -> dict[str,
             "kubeContext": context or "(current context)",
             "minioConsole": foundation.minio_console_url,
             # The controller's Service is ClusterIP: forward it, then open http://<tool>.<domain>.<baseDomain>:8080.
-            "uiPortForward": f"{kubectl} -n {INGRESS_NAMESPACE} port-forward svc/{INGRESS_RELEASE}-controller 8080:80",
+            "uiPortForward": f"{kubectl} -n {INGRESS_NAMESPACE} port-forward svc/{INGRESS_RELEASE}-controller "
+            f"{UI_PORT_FORWARD}:80",
         }
     return {
         "clusterName": foundation.cluster.name,

@@ -91,6 +91,8 @@ class IngressSettings:
     class_name: str
     annotations: dict[str, str]
     scheme: Literal["http", "https"]
+    # The port browsers use when it is not the scheme's default (local: the port-forward).
+    public_port: int | None = None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,8 @@ REFERENCES: dict[tuple[str, str], Reference] = {
     ("superset", "0.22.8"): Reference(
         "superset-0.23.0-pr44104.values.yaml", exclude=("database.existingSecret", "database.secretKeys")
     ),
+    ("oauth2-proxy", "10.7.0"): Reference("oauth2-proxy-10.7.0.values.yaml"),
+    ("dex", "0.24.0"): Reference("dex-0.24.0.values.yaml"),
 }
 
 # Keys the chart reads but its values.yaml shows only as commented examples (or, for Airbyte, declares
@@ -92,6 +94,13 @@ DOCUMENTED_KEYS: dict[str, dict[str, str]] = {
         "global.storage.minio.s3PathStyleAccess": "config.yaml storage: `minio.s3PathStyleAccess`",
         "global.database.userSecretKey": "values.yaml, commented under global.database",
         "global.database.passwordSecretKey": "values.yaml, commented under global.database",
+    },
+    "oauth2-proxy": {
+        "config.existingSecret": "values.yaml, commented under config; read by the `oauth2-proxy.secretName` helper",
+    },
+    "datahub": {
+        f"datahub-frontend.oidcAuthentication.{key}": "datahub-frontend values.yaml, commented under oidcAuthentication"
+        for key in ("provider", "clientId", "clientSecretRef", "discoveryUri", "scope", "oidcBaseUrl")
     },
     "datahub-prerequisites": {
         "opensearch.opensearchJavaOpts": "values.yaml, commented under opensearch",

@@ -163,6 +163,8 @@ class PlatformMocks(mocks.Mocks):
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region}, []
+        if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            return {"arn": args.args.get("secretId"), "secretString": "mock-oidc-client-secret"}, []
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": json.dumps({"Version": "2012-10-17", "Statement": []})}, []
         return {}, []
@@ -220,6 +222,8 @@ class PlatformMocks(mocks.Mocks):
             outputs["dec"] = str(int(outputs["hex"], 16))
         elif typ.startswith("random:"):
             outputs.setdefault("result", f"mock-{digest}")
+            if typ == "random:index/randomPassword:RandomPassword":
+                outputs.setdefault("bcryptHash", f"$2a$10$mock{digest}")
         return rid, outputs
 
 

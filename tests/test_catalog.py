@@ -26,6 +26,7 @@ from components.charts import PINNED
 from components.config import parse_stack_config
 from components.foundation import AwsFoundation
 from components.guardrails import PortsTo
+from components.identity_provider import sign_in_settings
 from components.interfaces import CatalogRequest, CatalogServices, IngressSettings, NetworkAllowances
 from platformctl.chartkeys import reference_values, unknown_keys
 from platformctl.validate import iam_documents, iam_findings, k8s_errors, k8s_manifests
@@ -92,7 +93,7 @@ def _config(raw: dict[str, Any]) -> Any:
     return parse_stack_config({k.split(":", 1)[1]: parse(v) for k, v in raw.items()})
 
 
-def _run(stack: str, raw: dict[str, Any], scheme: str = "http") -> Program:
+def _run(stack: str, raw: dict[str, Any], scheme: str = "https") -> Program:
     def build() -> None:
         config = _config(raw)
         k8s_provider = k8s.Provider("k8s")
@@ -103,11 +104,14 @@ def _run(stack: str, raw: dict[str, Any], scheme: str = "http") -> Program:
                 default_tags=aws.ProviderDefaultTagsArgs(tags={**config.common_tags, "domain": "platform"}),
             ),
         )
+        foundation = FakeFoundation(config, k8s_provider, scheme)
+        opts = pulumi.ResourceOptions(providers=[aws_provider, k8s_provider])
         catalog = CentralCatalog(
             "catalog",
             config,
-            FakeFoundation(config, k8s_provider, scheme),
-            opts=pulumi.ResourceOptions(providers=[aws_provider, k8s_provider]),
+            foundation,
+            sign_in=sign_in_settings(config, foundation, redirect_uris=[], opts=opts),
+            opts=opts,
         )
         pulumi.export("endpoint", catalog.endpoint.__dict__ | {"ready": len(catalog.endpoint.ready)})
         pulumi.export("catalog", catalog.exports)
@@ -169,7 +173,8 @@ def test_network_policies_deny_by_default_and_serve_gms_to_domains_only(dev: Pro
     (peer,) = clients["from"]
     assert peer["namespaceSelector"]["matchExpressions"] == [{"key": DOMAIN_NAMESPACE_LABEL, "operator": "Exists"}]
     (lb,) = policies["allow-load-balancer"]["ingress"]
-    assert lb["ports"] == [{"protocol": "TCP", "port": 9002}]
+    # The load balancer reaches the sign-in gateway only, never the frontend itself.
+    assert lb["ports"] == [{"protocol": "TCP", "port": 4180}]
     assert lb["from"] == [{"ipBlock": {"cidr": VPC}}]
     # Every ingress allow names its ports: nothing else of the namespace is reachable from outside it.
     for name, spec in policies.items():
@@ -352,17 +357,18 @@ def test_ingress_is_internal_at_the_catalog_host(dev: Program, prod: Program) ->
     (rule,) = ingress["spec"]["rules"]
     assert rule["host"] == "datahub.dev.data.example.com"
     backend = rule["http"]["paths"][0]["backend"]["service"]
-    assert backend == {"name": "datahub-datahub-frontend", "port": {"number": 9002}}
+    # The sign-in gateway in front of the frontend (datahub-datahub-frontend:9002 is its upstream).
+    assert backend == {"name": "datahub-oauth2-proxy", "port": {"number": 80}}
     assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == "/admin"
-    # HTTP without a certificate: Secure cookies would never be sent back.
-    assert _values(_datahub(dev))["datahub-frontend"]["authCookies"] == {"secure": "false"}
+    # HTTPS only on AWS, so the cookies are Secure.
+    assert _values(_datahub(dev))["datahub-frontend"]["authCookies"] == {"secure": "true"}
     assert prod.exports["catalog"]["url"] == "https://datahub.data.example.com"
 
 
 def test_endpoint_tells_domains_how_to_reach_the_catalog(dev: Program) -> None:
     endpoint = dev.exports["endpoint"]
     assert endpoint["gms_url"] == "http://datahub-datahub-gms.platform.svc:8080"
-    assert endpoint["frontend_url"] == "http://datahub.dev.data.example.com"
+    assert endpoint["frontend_url"] == "https://datahub.dev.data.example.com"
     assert endpoint["image"] == INGESTION_IMAGE == "acryldata/datahub-ingestion:v1.7.0"
     assert (endpoint["token_secret"], endpoint["ready"]) == ("datahub-ingestion-token", 2)
     assert dev.exports["catalog"]["ingestionTokenSecret"] == "datahub-ingestion-token"

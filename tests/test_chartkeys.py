@@ -104,6 +104,8 @@ def test_documented_keys_are_documented_where_claimed():
     values_files = {
         "airbyte": "airbyte-v2.values.yaml",
         "datahub-prerequisites": "datahub-prerequisites-0.3.0.values.yaml",
+        "oauth2-proxy": "oauth2-proxy-10.7.0.values.yaml",
+        "datahub": "datahub-1.1.0-subcharts/datahub-frontend.values.yaml",
     }
     for chart, keys in chartkeys.DOCUMENTED_KEYS.items():
         commented = _commented_leaves(values_files[chart])

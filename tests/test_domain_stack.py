@@ -22,6 +22,7 @@ import yaml
 
 from components.charts import PINNED
 from components.domain_config import Domain, load_domains, parse_quantity
+from components.sign_in import GATEWAY_PORT
 from platformctl.simulate import DOMAINS_DIR_ENV
 from tests.harness import PROJECT_DIR, Program, Resource, Secret, program_for, run_function, run_program, stack_config
 
@@ -334,13 +335,16 @@ def test_network_policies_deny_by_default_then_allow_catalog_and_load_balancer(
         assert [peer for rule in catalog["egress"] for peer in rule["to"]] == [
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "platform"}}}
         ]
-        # The load balancer (VPC CIDR, ALB ip targets) reaches exactly the ports the domain's Ingresses target.
-        ui_ports = {
-            int(path["backend"]["service"]["port"]["number"])
+        # Every Ingress targets a sign-in gateway, and the load balancer (VPC CIDR, ALB ip targets) reaches
+        # the gateways' pod port only: never a UI itself.
+        backends = {
+            (path["backend"]["service"]["name"], int(path["backend"]["service"]["port"]["number"]))
             for ing in manifests(program, name, "Ingress").values()
             for rule in ing["spec"]["rules"]
             for path in rule["http"]["paths"]
         }
+        assert all(svc.endswith("-oauth2-proxy") and port == 80 for svc, port in backends), backends
+        ui_ports = {GATEWAY_PORT} if backends else set()
         if not ui_ports:
             assert "allow-load-balancer" not in specs
             continue
@@ -606,7 +610,9 @@ def test_a_disabled_tool_creates_nothing(toggled: Program, variant: str) -> None
     no_ui = all(t in off for t in UI_TOOLS)
     for typ, name in reference - got:
         owner = any(token in name for t in off for token in TOOL_TOKENS[t])
-        assert owner or (no_ui and name == "D-allow-load-balancer"), (typ, name)
+        # With no UI left, the load-balancer policy and the sign-in client Secret go too.
+        no_ui_only = name in ("D-allow-load-balancer", "D-sign-in", "D-sign-in-client", "D-sign-in-cookie-secret")
+        assert owner or (no_ui and no_ui_only), (typ, name)
     # ... and by what the objects are, not only by their names:
     off_sas = set().union(*(TOOL_SAS[t] for t in off))
     charts = {r.inputs["chart"] for r in mine if r.type == RELEASE}

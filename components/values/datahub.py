@@ -64,6 +64,21 @@ class AwsOpenSearch:
 
 
 @dataclass(frozen=True)
+class DatahubSignIn:
+    """The frontend's own OIDC login (pac4j): users are provisioned just in time with their groups."""
+
+    discovery_uri: str
+    client_id: str
+    client_secret: str  # the Secret holding the client secret
+    client_secret_key: str
+    base_url: str  # the frontend's public URL (redirects to <base_url>/callback/oidc)
+    scopes: tuple[str, ...]
+    groups_claim: str
+    # Off in prod: the root user's password login (JAAS) goes away; the system client stays for emergencies.
+    password_login: bool
+
+
+@dataclass(frozen=True)
 class DatahubArgs:
     auth_secret: str
     encryption_secret: str
@@ -82,6 +97,7 @@ class DatahubArgs:
     secure_cookies: bool = True
     # Per-component requests/limits (keys: gms, frontend, actions, systemUpdate); defaults otherwise.
     resources: dict[str, dict[str, Any]] | None = None
+    sign_in: DatahubSignIn | None = None
 
     def __post_init__(self) -> None:
         check_label(self.prerequisites_release, "prerequisites_release")
@@ -200,6 +216,7 @@ def datahub_values(args: DatahubArgs) -> dict[str, Any]:
             "service": {"type": "ClusterIP"},
             "ingress": {"enabled": False},
             "authCookies": {"secure": "true" if args.secure_cookies else "false"},
+            **_frontend_sign_in(args.sign_in),
             "extraVolumes": [{"name": _USERS_VOLUME, "secret": {"secretName": args.users_secret}}],
             "extraVolumeMounts": [
                 {"name": _USERS_VOLUME, "mountPath": _USER_PROPS_PATH, "subPath": "user.props", "readOnly": True}
@@ -211,6 +228,28 @@ def datahub_values(args: DatahubArgs) -> dict[str, Any]:
             "serviceAccount": {"create": False, "name": args.operator_service_account, "rbac": True},
             **_sized(_workload("250m", "1Gi", "1", "2Gi"), args, "systemUpdate"),
         },
+    }
+
+
+def _frontend_sign_in(sign_in: DatahubSignIn | None) -> dict[str, Any]:
+    if sign_in is None:
+        return {}
+    return {
+        "oidcAuthentication": {
+            "enabled": True,
+            "provider": "other",
+            "clientId": sign_in.client_id,
+            "clientSecretRef": {"secretRef": sign_in.client_secret, "secretKey": sign_in.client_secret_key},
+            "discoveryUri": sign_in.discovery_uri,
+            "scope": " ".join(sign_in.scopes),
+            "oidcBaseUrl": sign_in.base_url,
+        },
+        "extraEnvs": [
+            {"name": "AUTH_OIDC_JIT_PROVISIONING_ENABLED", "value": "true"},
+            {"name": "AUTH_OIDC_EXTRACT_GROUPS_ENABLED", "value": "true"},
+            {"name": "AUTH_OIDC_GROUPS_CLAIM", "value": sign_in.groups_claim},
+            {"name": "AUTH_JAAS_ENABLED", "value": "true" if sign_in.password_login else "false"},
+        ],
     }
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from components.values.common import (
@@ -99,6 +100,57 @@ class RedshiftConnection:
 
 
 @dataclass(frozen=True)
+class SupersetSignIn:
+    """Superset's own OIDC login (components/runtime/superset_sign_in.py reads these from env)."""
+
+    issuer_url: str
+    client_id: str
+    scopes: tuple[str, ...]
+    groups_claim: str
+    owner_groups: tuple[str, ...]  # -> Admin
+    viewer_groups: tuple[str, ...]  # -> Gamma
+    # Only where pods cannot read the issuer's discovery document (the local stack's Dex).
+    authorize_url: str | None = None
+    token_url: str | None = None
+    jwks_url: str | None = None
+
+    def env(self) -> dict[str, str]:
+        out = {
+            "SIGN_IN_ISSUER_URL": self.issuer_url,
+            "SIGN_IN_CLIENT_ID": self.client_id,
+            "SIGN_IN_SCOPES": " ".join(self.scopes),
+            "SIGN_IN_GROUPS_CLAIM": self.groups_claim,
+            "SIGN_IN_OWNER_GROUPS": ",".join(self.owner_groups),
+            "SIGN_IN_VIEWER_GROUPS": ",".join(self.viewer_groups),
+        }
+        if self.token_url:
+            out |= {
+                "SIGN_IN_AUTHORIZE_URL": self.authorize_url or "",
+                "SIGN_IN_TOKEN_URL": self.token_url,
+                "SIGN_IN_JWKS_URL": self.jwks_url or "",
+            }
+        return out
+
+
+# The secret half of the sign-in settings, in the credentials Secret.
+SIGN_IN_CLIENT_SECRET_KEY = "SIGN_IN_CLIENT_SECRET"
+SIGN_IN_MODULE = "dataplatform_sign_in"
+_SIGN_IN_SOURCE = Path(__file__).resolve().parent.parent / "runtime" / "superset_sign_in.py"
+_EXTRA_CONFIG_PATH = "/app/configs"
+# superset_config.py: sign-in through the platform's provider; the emergency admin keeps only the API
+# (POST /api/v1/security/login with provider "db") and `superset fab reset-password` in a pod.
+_SIGN_IN_OVERRIDE = (
+    "import sys\n"
+    f"sys.path.insert(0, {_EXTRA_CONFIG_PATH!r})\n"
+    "from flask_appbuilder.security.manager import AUTH_OAUTH\n"
+    f"from {SIGN_IN_MODULE} import PlatformSecurityManager, settings\n"
+    "AUTH_TYPE = AUTH_OAUTH\n"
+    "CUSTOM_SECURITY_MANAGER = PlatformSecurityManager\n"
+    "globals().update(settings())\n"
+)
+
+
+@dataclass(frozen=True)
 class SupersetArgs:
     env_secret: str
     postgres: Postgres
@@ -115,6 +167,7 @@ class SupersetArgs:
     resources: dict[str, Any] | None = None
     # The Celery worker and the init job.
     support_resources: dict[str, Any] | None = None
+    sign_in: SupersetSignIn | None = None
 
     def __post_init__(self) -> None:
         check_name(self.env_secret, "env_secret")
@@ -150,6 +203,7 @@ def superset_secret_env(args: SupersetArgs, release: str) -> dict[str, str]:
         "DB_USER": pg.user,
         "REDIS_HOST": _redis_host(args, release),
         "REDIS_PORT": str(args.redis.port),
+        **(args.sign_in.env() if args.sign_in else {}),
     }
 
 
@@ -255,6 +309,13 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
     overrides = {"redis_backends": _REDIS_AUTH_OVERRIDE}
     if args.warehouse:
         overrides["warehouse_connection"] = _warehouse_override(args.warehouse)
+    sign_in: dict[str, Any] = {}
+    if args.sign_in:
+        overrides["sign_in"] = _SIGN_IN_OVERRIDE
+        sign_in = {
+            "extraConfigs": {f"{SIGN_IN_MODULE}.py": _SIGN_IN_SOURCE.read_text()},
+            "extraConfigMountPath": _EXTRA_CONFIG_PATH,
+        }
 
     def component(cpu: str, memory: str, cpu_limit: str, memory_limit: str, waits: list[str]) -> dict[str, Any]:
         return {
@@ -286,6 +347,7 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
         },
         **({} if bundled_redis else {"cache": {"host": args.redis.host, "port": args.redis.port}}),
         "configOverrides": overrides,
+        **sign_in,
         "supersetNode": {
             **component("250m", "1Gi", "1", "2Gi", [_DB]),
             **({"resources": args.resources} if args.resources else {}),
