@@ -196,7 +196,15 @@ def test_external_kafka_ports_are_opened_to_private_cidrs(prod: Program) -> None
 
 def test_generated_secrets_live_only_in_secrets(dev: Program) -> None:
     secrets = _by_name(dev, SECRET)
-    assert set(secrets) == {"datahub-auth", "datahub-encryption", "datahub-users", "mysql-secrets"}
+    # Plus the sign-in client: the frontend's own OIDC login and its gateway's cookie.
+    assert set(secrets) == {
+        "datahub-auth",
+        "datahub-encryption",
+        "datahub-users",
+        "mysql-secrets",
+        "datahub-sign-in",
+        "sign-in",
+    }
     for r in secrets.values():
         assert isinstance(r.inputs["stringData"], Secret), r.name
     auth = secrets["datahub-auth"].inputs["stringData"].value
@@ -209,7 +217,7 @@ def test_generated_secrets_live_only_in_secrets(dev: Program) -> None:
         "mysql-replication-password",
     }
     generated = {r.outputs["result"] for r in dev.of_type("random:index/randomPassword:RandomPassword")}
-    assert len(generated) == 8
+    assert len(generated) == 9  # eight of DataHub's, the gateway's cookie secret
     for r in dev.resources:
         if r.type != SECRET and not r.type.startswith("random:"):
             leaked = [v for v in walk(r.inputs) if isinstance(v, str) and any(g in v for g in generated)]
@@ -247,7 +255,7 @@ def test_release_values_keys_exist_in_the_chart(stack: str, request: pytest.Fixt
 
 def test_dev_runs_every_store_in_cluster(dev: Program) -> None:
     releases = {r.inputs["name"]: r for r in dev.of_type(RELEASE)}
-    assert set(releases) == {"prerequisites", "datahub"}
+    assert set(releases) == {"prerequisites", "datahub", "datahub-oauth2-proxy"}
     pre = _values(releases["prerequisites"])
     assert (pre["mysql"]["enabled"], pre["opensearch"]["enabled"], pre["kafka"]["enabled"]) == (True, True, True)
     assert pre["mysql"]["auth"] == {"existingSecret": "mysql-secrets"}
@@ -261,7 +269,8 @@ def test_dev_runs_every_store_in_cluster(dev: Program) -> None:
 
 
 def test_prod_uses_managed_stores_and_external_kafka(prod: Program) -> None:
-    assert [r.inputs["name"] for r in prod.of_type(RELEASE)] == ["datahub"]  # nothing left for the prerequisites
+    # Nothing left for the prerequisites; the frontend's sign-in gateway.
+    assert sorted(r.inputs["name"] for r in prod.of_type(RELEASE)) == ["datahub", "datahub-oauth2-proxy"]
     assert "mysql-secrets" not in _by_name(prod, SECRET)
     glob = _values(_datahub(prod))["global"]
     db = prod.one("aws:rds/instance:Instance")
@@ -388,7 +397,9 @@ def test_service_accounts_and_issuer_script(dev: Program) -> None:
 def test_release_waits_for_its_secrets_and_stores(prod: Program) -> None:
     release = _datahub(prod)
     depends = set(release.depends_on)
-    for r in [*prod.of_type(SECRET), prod.one("aws:rds/instance:Instance"), prod.one("aws:opensearch/domain:Domain")]:
+    # The gateway's own client Secret is created after the frontend it guards.
+    secrets = [r for r in prod.of_type(SECRET) if r.name != "catalog-sign-in-client"]
+    for r in [*secrets, prod.one("aws:rds/instance:Instance"), prod.one("aws:opensearch/domain:Domain")]:
         assert r.urn in depends, r.name
     assert release.inputs["namespace"] == "platform" and not release.inputs.get("createNamespace")
 
