@@ -39,6 +39,8 @@ from components.catalog import USERS_SECRET
 from components.domain import SUPERSET_ADMIN, SUPERSET_CREDENTIALS_SECRET
 from components.domain_config import load_domains
 from components.domain_services_local import LAKE_CREDENTIALS_SECRET
+from components.foundation_local import IDENTITY_NAMESPACE as DEX_NAMESPACE
+from components.identity_provider import DEX_USERS_SECRET
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACK = "local"
@@ -218,7 +220,9 @@ def _stack_exists(env: Mapping[str, str]) -> bool:
 
 
 def _with_port(url: str) -> str:
-    return f"{url}:{UI_PORT}" if url.startswith("http://") else url
+    """The URL through the port-forward (the stack's URLs already carry it; older outputs did not)."""
+    has_port = url.startswith("http://") and ":" in url.removeprefix("http://")
+    return f"{url}:{UI_PORT}" if url.startswith("http://") and not has_port else url
 
 
 def access_lines(outputs: Mapping[str, Any]) -> list[str]:
@@ -230,7 +234,14 @@ def access_lines(outputs: Mapping[str, Any]) -> list[str]:
         path = key.replace(".", "\\.")  # jsonpath escapes dots inside a key
         return f"{kubectl} -n {namespace} get secret {name} -o jsonpath='{{.data.{path}}}' | base64 -d"
 
-    lines = [f"Open the UIs: keep this running in another terminal:  {outputs.get('uiPortForward')}"]
+    lines = [
+        f"Open the UIs: keep this running in another terminal:  {outputs.get('uiPortForward')}",
+        "Every UI signs you in through the bundled Dex (docs/identity.md): the users and groups are in",
+        "  Pulumi.local.yaml (identity.users); their generated passwords:",
+        f"  {kubectl} -n {DEX_NAMESPACE} get secret {DEX_USERS_SECRET} -o go-template="
+        "'{{range $k, $v := .data}}{{$k}}: {{$v | base64decode}}{{\"\\n\"}}{{end}}'",
+        "Emergency logins, should the identity provider be down:",
+    ]
     catalog = outputs.get("catalog") or {}
     if catalog.get("url"):
         lines += [
@@ -243,7 +254,9 @@ def access_lines(outputs: Mapping[str, Any]) -> list[str]:
         ns, urls = domain.get("namespace", name), domain.get("urls") or {}
         lines.append(f"  domain {name}:")
         if "dagster" in urls:
-            lines.append(f"    Dagster   {_with_port(urls['dagster'])}  (no sign-in: Dagster OSS has none)")
+            lines.append(
+                f"    Dagster   {_with_port(urls['dagster'])}  (behind sign-in only: Dagster OSS has no users)"
+            )
         if "airbyte" in urls:
             lines += [
                 f"    Airbyte   {_with_port(urls['airbyte'])}",
@@ -252,7 +265,8 @@ def access_lines(outputs: Mapping[str, Any]) -> list[str]:
         if "superset" in urls:
             lines += [
                 f"    Superset  {_with_port(urls['superset'])}",
-                f"              user {SUPERSET_ADMIN}; password: {secret(ns, SUPERSET_CREDENTIALS_SECRET, 'SUPERSET_ADMIN_PASSWORD')}",
+                f"              emergency admin (REST API only) user {SUPERSET_ADMIN}; password: "
+                f"{secret(ns, SUPERSET_CREDENTIALS_SECRET, 'SUPERSET_ADMIN_PASSWORD')}",
             ]
         lines.append(
             f"    lake keys: {secret(ns, LAKE_CREDENTIALS_SECRET, 'AWS_ACCESS_KEY_ID')}, and AWS_SECRET_ACCESS_KEY"

@@ -330,12 +330,24 @@ def test_sign_in_hints_name_secrets_the_stack_creates() -> None:
         for r in program.of_type("kubernetes:core/v1:Secret")
     }
     lines = "\n".join(local.access_lines(OUTPUTS))
-    for namespace, name in (("sales", local.SUPERSET_CREDENTIALS_SECRET), ("platform", local.USERS_SECRET)):
+    for namespace, name in (
+        ("sales", local.SUPERSET_CREDENTIALS_SECRET),
+        ("platform", local.USERS_SECRET),
+        ("identity", local.DEX_USERS_SECRET),
+    ):
         assert f"-n {namespace} get secret {name} " in lines
         assert (namespace, name) in secrets, f"{namespace}/{name} is not created by the stack"
     assert f"-n sales get secret {local.LAKE_CREDENTIALS_SECRET} " in lines
     assert "jsonpath='{.data.user\\.props}'" in lines
     assert f"user {local.SUPERSET_ADMIN};" in lines
+
+
+def test_printed_urls_are_the_stacks_through_the_port_forward() -> None:
+    exports = program_for("local").exports
+    lines = "\n".join(local.access_lines(exports))
+    assert "http://superset.sales.localtest.me:8080" in lines
+    assert "http://datahub.localtest.me:8080" in lines
+    assert ":8080:8080" not in lines
 
 
 def test_make_targets_call_the_module() -> None:
