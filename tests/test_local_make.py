@@ -26,7 +26,7 @@ from components.domain_config import load_domains
 from platformctl import local
 from tests.harness import PROJECT_DIR, program_for
 
-STUB = """#!{python}
+STUB = """#!{python} -S
 import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["STUB_CALLS"], "a") as f:
