@@ -240,7 +240,10 @@ def test_diff_reports_added_removed_changed_renamed_per_domain(tmp_path: Path) -
     resources = head["resources"]
     release = next(r for r in resources if r["name"] == "alpha-superset")
     release["inputs"]["values"]["ingress"]["hosts"] = ["bi.alpha.example.com"]
-    next(r for r in resources if r["name"] == "beta-db")["options"]["protect"] = False
+    # Two resources are named beta-db (a Secret and the RDS instance), in async registration order.
+    next(r for r in resources if r["name"] == "beta-db" and r["type"].startswith("aws:rds"))["options"]["protect"] = (
+        False
+    )
     # Two resources are named alpha-db (the RDS instance and a Secret); registration order varies, so pick by type.
     resources.remove(next(r for r in resources if r["name"] == "alpha-db" and r["type"].startswith("aws:rds")))
     renamed = next(r for r in resources if r["name"] == "alpha-ui")
