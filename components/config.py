@@ -12,13 +12,18 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from components.charts import ChartName, ChartOverride
+from components.charts import PINNED, ChartName, ChartOverride
 from components.domain_config import CodeLocation, DagsterImage, Domain
 from components.validation import ConfigError, StrictModel, describe_errors
 
 NAMESPACE = "dataplatform"
+# Charts whose version other pins must equal, so a stack cannot move them alone.
+ALIGNED_CHARTS = {
+    "dagster": "every domain's user-code image runs DAGSTER_VERSION, the same in every stack",
+    "datahub": "the ingestion image and the DataHub client libraries follow the chart's app version",
+}
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # EKS versions in standard support when this release was cut; extend when EKS adds one.
@@ -345,6 +350,22 @@ class StackConfig(StrictModel):
         if self.foundation != "local" and self.local.user_code:
             raise ValueError("local.userCode applies only to the local foundation (foundation: local)")
         return self
+
+    @field_validator("charts")
+    @classmethod
+    def _aligned_chart_overrides(cls, charts: dict[str, ChartOverride]) -> dict[str, ChartOverride]:
+        # Pins other pins must follow (docs/runbooks/): an override may change the repository, not the version.
+        problems = [
+            f"{name}.version must stay {PINNED[name].version}: {why}; move the pins together in "
+            f"components/charts.py instead (docs/runbooks/{name}.md) (got {override.version!r})"
+            for name, why in ALIGNED_CHARTS.items()
+            if (override := charts.get(name)) is not None
+            and override.version is not None
+            and override.version != PINNED[name].version
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return charts
 
     @property
     def eks(self) -> ClusterConfig:

@@ -37,7 +37,7 @@ import pulumi_random as random
 
 from components.catalog import CatalogEndpoint
 from components.catalog_feed import DomainCatalogFeed, SupersetSource, grant_summary
-from components.charts import release_args
+from components.charts import release_args, resolve
 from components.domain_config import Domain, parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
 from components.identity_provider import SignInSettings, public_url
@@ -329,6 +329,7 @@ class DataDomainStack(pulumi.ComponentResource):
                         if sizes
                         else domain.tools.airbyte.job_resources.model_dump(by_alias=True),
                         support_resources=sizes.airbyte_support if sizes else None,
+                        image_tag=resolve("airbyte", {**config.charts}).version,
                     )
                 )
             )

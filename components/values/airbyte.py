@@ -82,6 +82,8 @@ class AirbyteArgs:
     job_resources: dict[str, Any] | None = None
     # The other platform components (launcher, workload API, cron, Temporal, bootloader, manifest server).
     support_resources: dict[str, Any] | None = None
+    # The platform images' tag: the release of the chart actually deployed (a stack may override the pin).
+    image_tag: str = AIRBYTE_VERSION
 
     def __post_init__(self) -> None:
         check_name(self.service_account, "service_account")
@@ -136,7 +138,7 @@ def airbyte_values(args: AirbyteArgs) -> dict[str, Any]:
             "serviceAccountName": args.service_account,
             "edition": "community",
             # Pin the platform images to the chart's release instead of its appVersion default.
-            "image": {"tag": AIRBYTE_VERSION},
+            "image": {"tag": args.image_tag},
             "airbyteUrl": args.airbyte_url,
             "auth": {
                 "enabled": True,
