@@ -143,6 +143,25 @@ def test_rendered_workloads_are_hardened_and_sized(rendered, case):
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_restore_indices_can_be_started_on_demand_and_never_runs_by_itself(rendered, case):
+    [cron] = [o for o in rendered[case] if o["kind"] == "CronJob" and "restore-indices" in o["metadata"]["name"]]
+    # The runbook's command: kubectl create job --from=cronjob/<this name> (docs/runbooks/restore.md).
+    assert cron["metadata"]["name"] == f"{RELEASE}-datahub-restore-indices-job-template"
+    assert cron["spec"]["suspend"] is True
+    spec = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["args"][:2] == ["-u", "RestoreIndices"]
+    # The upgrade image at the server's version, like the system-update job.
+    gms = pod_specs(rendered[case])["datahub-datahub-gms"]["containers"][0]["image"]
+    assert container["image"].rsplit(":", 1) == ["docker.io/acryldata/datahub-upgrade", gms.rsplit(":", 1)[1]]
+    assert spec["serviceAccountName"] == "datahub"  # the app's: it reaches SQL and search (IAM on AWS)
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = container["securityContext"]
+    assert (sc["runAsNonRoot"], sc["allowPrivilegeEscalation"], sc["capabilities"]) == (True, False, {"drop": ["ALL"]})
+    assert container["resources"]["limits"] and container["resources"]["requests"]
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_rendered_services_stay_inside_the_cluster(rendered, case):
     services = {o["metadata"]["name"]: o["spec"] for o in rendered[case] if o["kind"] == "Service"}
     assert {spec["type"] for spec in services.values()} == {"ClusterIP"}

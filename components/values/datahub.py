@@ -228,6 +228,15 @@ def datahub_values(args: DatahubArgs) -> dict[str, Any]:
             "serviceAccount": {"create": False, "name": args.operator_service_account, "rbac": True},
             **_sized(_workload("250m", "1Gi", "1", "2Gi"), args, "systemUpdate"),
         },
+        # In chart 1.1.0 this only renders the suspended CronJob `<release>-datahub-restore-indices-job-template`,
+        # from which an operator starts RestoreIndices (rebuild search from SQL; docs/runbooks/restore.md).
+        # It runs as the app ServiceAccount, which reaches SQL and search.
+        "datahubUpgrade": {
+            "enabled": True,
+            "podSecurityContext": pod_security_context(_UID, _UID),
+            "securityContext": container_security_context(_UID, _UID),
+            "restoreIndices": {"resources": resources("300m", "256Mi", cpu_limit="500m", memory_limit="512Mi")},
+        },
     }
 
 
