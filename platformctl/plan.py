@@ -316,7 +316,28 @@ def _ingress_urls(r: Resource) -> list[str]:
     return urls
 
 
-def _summary(resources: list[Resource], all_resources: list[Resource]) -> dict[str, Any]:
+def _retained(resources: list[Resource], region: str, account: str) -> list[dict[str, Any]]:
+    """Cloud resources that stay when removed from the program and no longer block it (a retired domain's data).
+
+    Empty while anything of the group is protected: removing it would fail first (the PR diff says BLOCKED).
+    """
+    if any(r.protect for r in resources if r.custom):
+        return []
+    return [
+        {
+            "type": r.type,
+            "name": r.name,
+            "physical": physical_name(r),
+            "arn": offline_arn(r.type, physical_name(r), region, account),
+        }
+        for r in resources
+        if r.custom and r.retain_on_delete and not r.protect and r.type.startswith("aws:")
+    ]
+
+
+def _summary(
+    resources: list[Resource], all_resources: list[Resource], program: Program | None = None
+) -> dict[str, Any]:
     urls: list[str] = []
     for r in resources:
         if r.type == INGRESS:
@@ -329,6 +350,7 @@ def _summary(resources: list[Resource], all_resources: list[Resource]) -> dict[s
         "helmReleases": [_release(r) for r in resources if r.type == HELM_RELEASE],
         "iamGrants": _iam_grants(resources, all_resources),
         "urls": sorted(set(urls)),
+        "retained": _retained(resources, program.region, program.account_id) if program else [],
     }
 
 
@@ -342,7 +364,7 @@ def build_plan(program: Program) -> dict[str, Any]:
     return {
         "stack": program.stack,
         "source": "offline: program run under Pulumi mocks; nothing was read from or sent to a cloud",
-        "domains": {d: _summary(grouped[d], program.resources) for d in order},
+        "domains": {d: _summary(grouped[d], program.resources, program) for d in order},
         "resources": [
             {
                 "type": r.type,
@@ -446,6 +468,12 @@ def format_summary(plan: dict[str, Any]) -> str:
         if s["urls"]:
             lines.append("  Exposed URLs:")
             lines += [f"    {u}" for u in s["urls"]]
+        if s.get("retained"):
+            lines.append("  RETAINED in the cloud when removed from the stack (unprotected, retain_on_delete):")
+            lines += [
+                f"    {x['type']} {x['name']}" + "".join(f", {v}" for v in (x["physical"], x["arn"]) if v)
+                for x in s["retained"]
+            ]
     return "\n".join(lines)
 
 

@@ -297,3 +297,13 @@ def test_the_record_of_another_stack_imports_nothing(offboard_plan: offboarding.
     record = offboarding.record_for(offboard_plan, None, NOW)
     assert adoptions({DOMAIN: record}, [DOMAIN], "dev") == {}
     assert adoptions({DOMAIN: record}, [], "prod") == {}  # still retired or deleted: nothing to adopt
+
+
+def test_the_offline_plan_summary_lists_what_a_retired_domain_keeps(retired: Program) -> None:
+    doc = plan.build_plan(retired)
+    kept = doc["domains"][DOMAIN]["retained"]
+    assert {x["name"] for x in kept} >= {f"{DOMAIN}-bucket", f"{DOMAIN}-metadb", f"{DOMAIN}-warehouse-namespace"}
+    assert doc["domains"]["sales"]["retained"] == []  # active prod data is protected, not merely retained
+    text = plan.format_summary(doc)
+    assert "RETAINED in the cloud when removed from the stack" in text
+    assert f"arn:aws:rds:eu-west-1:123456789012:db:dp-prod-{DOMAIN}-meta" in text
