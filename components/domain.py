@@ -43,7 +43,7 @@ from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGu
 from components.identity_provider import SignInSettings, public_url
 from components.interfaces import DomainRequest, DomainServices, Foundation, IngressSettings, ProductGrant
 from components.metadata_db import DatabaseSpec, MetadataDatabases
-from components.retirement import Keep, StackRecord
+from components.retirement import RETIRED_TAG, Keep, StackRecord
 from components.sign_in import GATEWAY_PORT, SignInGateways, UiTarget
 from components.sizing import PROFILES
 from components.values import airbyte as airbyte_values
@@ -155,7 +155,7 @@ def domain_request(
     return DomainRequest(
         domain=domain.name,
         namespace=domain.name,
-        tags=domain_tags(domain),
+        tags={**domain_tags(domain), **(dict([RETIRED_TAG]) if keep.retired else {})},
         service_accounts=service_accounts,
         warehouse_base_capacity=domain.warehouse.base_capacity,
         metadata_db_instance_class=domain.metadata_db.instance_class,

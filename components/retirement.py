@@ -28,6 +28,9 @@ from pydantic import Field, ValidationError
 from components.validation import ConfigError, StrictModel, describe_errors
 
 RETIRED_DIR = "retired"
+# Tag of every AWS resource a retired domain keeps: the policy pack cannot see retain_on_delete, so the
+# stateful-protected rule accepts an unprotected resource that carries it (policy/rules.py, same tag).
+RETIRED_TAG = ("lifecycle", "retired")
 
 # The physical name the provider imports each retained type by (pulumi-aws docs, "Import" sections),
 # as the program's input that holds it; None: the ID is cloud-assigned (security group `sg-...`).

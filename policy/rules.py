@@ -1410,6 +1410,8 @@ def _k8s_no_secrets(res: Res, ctx: Ctx) -> Iterator[str]:
 
 # --- data-loss protection --------------------------------------------------------------------------
 
+# Set by the program on the resources a retired domain keeps (components/retirement.py: RETIRED_TAG).
+RETIRED_TAG = ("lifecycle", "retired")
 STATEFUL = (
     *BUCKETS,
     *KMS_KEY,
@@ -1429,8 +1431,14 @@ STATEFUL = (
     prod=MANDATORY,
 )
 def _stateful_protected(res: Res, ctx: Ctx) -> Iterator[str]:
-    if not res.protect and not res.retain_on_delete:
-        yield "set protect=True or retain_on_delete=True"
+    if res.protect or res.retain_on_delete:
+        return
+    # A retired domain's data is unprotected and retained (docs/runbooks/offboarding.md). Packs cannot see
+    # retainOnDelete (None), so they trust its tag; where it is known (the tests) the option itself counts.
+    tags = _tags(res.props.get("tags"))
+    if res.retain_on_delete is None and isinstance(tags, dict) and tags.get(RETIRED_TAG[0]) == RETIRED_TAG[1]:
+        return
+    yield "set protect=True or retain_on_delete=True"
 
 
 @resource_rule(

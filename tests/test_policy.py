@@ -616,7 +616,16 @@ CASES: dict[str, Case] = {
     ),
     "stateful-protected": Case(
         [r("aws:rds/instance:Instance", {})],
-        [r("aws:kms/key:Key", {}, protect=True), r(BUCKET, {}, retain_on_delete=True)],
+        [
+            r("aws:kms/key:Key", {}, protect=True),
+            r(BUCKET, {}, retain_on_delete=True),
+            # The pack sees no retainOnDelete (None): a retired domain's tag stands for it.
+            r(BUCKET, {"tags": {"lifecycle": "retired"}}, retain_on_delete=None),
+        ],
+        also_failing=[
+            [r(BUCKET, {"tags": {"lifecycle": "retired"}}, retain_on_delete=False)],  # known: the option decides
+            [r(BUCKET, {"tags": {"lifecycle": "other"}}, retain_on_delete=None)],
+        ],
     ),
     "stateful-no-delete-before-replace": Case(
         [r("aws:redshiftserverless/namespace:Namespace", {}, protect=True, delete_before_replace=True)],

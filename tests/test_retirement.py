@@ -307,3 +307,22 @@ def test_the_offline_plan_summary_lists_what_a_retired_domain_keeps(retired: Pro
     text = plan.format_summary(doc)
     assert "RETAINED in the cloud when removed from the stack" in text
     assert f"arn:aws:rds:eu-west-1:123456789012:db:dp-prod-{DOMAIN}-meta" in text
+
+
+def test_the_kept_aws_resources_carry_the_retired_tag_the_policy_pack_trusts(retired: Program) -> None:
+    # The pack cannot see retain_on_delete; it accepts an unprotected prod bucket, database or namespace that
+    # carries lifecycle=retired. Here, where the option is visible, every such resource is indeed retained.
+    from components.retirement import RETIRED_TAG
+    from policy.rules import RETIRED_TAG as POLICY_TAG
+
+    assert RETIRED_TAG == POLICY_TAG
+    tagged = [
+        r for r in retired.resources if isinstance(r.inputs.get("tags"), dict) and r.inputs["tags"].get("lifecycle")
+    ]
+    assert {(r.type, r.name) for r in tagged} >= {
+        ("aws:s3/bucket:Bucket", f"{DOMAIN}-bucket"),
+        ("aws:rds/instance:Instance", f"{DOMAIN}-metadb"),
+        ("aws:redshiftserverless/namespace:Namespace", f"{DOMAIN}-warehouse-namespace"),
+    }
+    assert all(r.retain_on_delete and r.inputs["tags"]["lifecycle"] == "retired" for r in tagged)
+    assert not [r for r in program_for("prod").resources if (r.inputs.get("tags") or {}).get("lifecycle")]
