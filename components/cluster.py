@@ -10,7 +10,7 @@ Creates:
 - a KMS key for envelope encryption of Kubernetes Secrets;
 - the EKS cluster, and an access entry with cluster-scoped AmazonEKSClusterAdminPolicy per admin principal;
 - per configured node group: a launch template and a managed node group in the private subnets;
-- EKS add-ons vpc-cni, kube-proxy, eks-pod-identity-agent (before the nodes, which need them to
+- EKS add-ons vpc-cni (with its network policy agent, so NetworkPolicies are enforced), kube-proxy, eks-pod-identity-agent (before the nodes, which need them to
   become Ready) and coredns, aws-ebs-csi-driver (after the nodes, which they run on);
 - the Kubernetes providers, the default StorageClass `gp3`, and the controller's Helm release.
 
@@ -60,6 +60,9 @@ ALB_CONTROLLER = "aws-load-balancer-controller"
 # Service accounts the add-ons create; their Pod Identity roles are scoped to them.
 VPC_CNI_SERVICE_ACCOUNT = "aws-node"
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+# The VPC CNI enforces NetworkPolicies only with its network policy agent on, which is off by default
+# (the add-on's configuration schema takes the string "true"; EKS user guide, cni-network-policy).
+VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 
 
 def public_access_cidrs(cidrs: Sequence[str]) -> list[str]:
@@ -510,6 +513,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             addon_name: str,
             depends_on: Sequence[pulumi.Resource],
             pod_identity: tuple[aws.iam.Role, str] | None = None,
+            configuration: Mapping[str, str] | None = None,
         ) -> aws.eks.Addon:
             # No addon_version: EKS installs its default version for the cluster's Kubernetes version.
             return aws.eks.Addon(
@@ -520,6 +524,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                     # The program is the source of truth for add-on settings.
                     resolve_conflicts_on_create="OVERWRITE",
                     resolve_conflicts_on_update="OVERWRITE",
+                    configuration_values=json.dumps(dict(configuration)) if configuration else None,
                     pod_identity_associations=None
                     if pod_identity is None
                     else [
@@ -536,7 +541,12 @@ class KubernetesCluster(pulumi.ComponentResource):
         cni_role, cni_attachments = pod_identity_role("vpc-cni", VPC_CNI_SERVICE_ACCOUNT, ["AmazonEKS_CNI_Policy"])
         pre_node_addons = [
             pod_identity_agent,
-            addon("vpc-cni", [pod_identity_agent, *cni_attachments], (cni_role, VPC_CNI_SERVICE_ACCOUNT)),
+            addon(
+                "vpc-cni",
+                [pod_identity_agent, *cni_attachments],
+                (cni_role, VPC_CNI_SERVICE_ACCOUNT),
+                VPC_CNI_CONFIGURATION,
+            ),
             addon("kube-proxy", []),
         ]
 

@@ -267,6 +267,14 @@ def test_core_addons_with_eks_default_versions(prod):
     assert cluster_inputs(prod)["bootstrapSelfManagedAddons"] is False
 
 
+def test_vpc_cni_enforces_network_policies(prod):
+    # Without the network policy agent every NetworkPolicy (the domains' default deny) is accepted but not enforced.
+    addons = {r.inputs["addonName"]: r for r in prod.of_type("aws:eks/addon:Addon")}
+    assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    for name in ("coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver"):
+        assert "configurationValues" not in addons[name].inputs
+
+
 def test_nodes_come_after_networking_addons_and_before_deployment_addons(prod):
     addons = {r.inputs["addonName"]: r for r in prod.of_type("aws:eks/addon:Addon")}
     for group in prod.of_type("aws:eks/nodeGroup:NodeGroup"):
