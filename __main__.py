@@ -9,6 +9,7 @@ from components.catalog import CentralCatalog, catalog_ui_url
 from components.config import load_stack_config, with_user_code_overrides
 from components.domain import DataDomainStack, domain_ui_urls, grants_for
 from components.domain_config import load_domains
+from components.examples import refuse_example_values
 from components.foundations import foundation_exports, make_foundation
 from components.identity_provider import sign_in_settings
 from components.retirement import adoptions, load_retired_records
@@ -22,6 +23,8 @@ domains_dir = Path(os.environ.get("DATAPLATFORM_DOMAINS_DIR", PROJECT_DIR / "dom
 domains = load_domains(domains_dir, stack=config.environment)
 # A stack may run other user-code images than the domain files name (`make local`: a locally built one).
 domains = with_user_code_overrides(domains, config)
+# The shipped example values run under the offline tools only (components/examples.py).
+refuse_example_values(config, domains, domains_dir)
 # What retired domains left in AWS: a domain onboarded again adopts it (docs/runbooks/offboarding.md).
 adopt = adoptions(load_retired_records(domains_dir), [d.name for d in domains if not d.retired], config.environment)
 

@@ -18,6 +18,7 @@ from components.validation import StrictModel
 
 ChartName = Literal[
     "aws-load-balancer-controller",
+    "external-dns",
     "dagster",
     "airbyte",
     "superset",
@@ -45,6 +46,10 @@ class Chart:
 PINNED: dict[str, Chart] = {
     "aws-load-balancer-controller": Chart(
         chart="aws-load-balancer-controller", repo="https://aws.github.io/eks-charts", version="3.5.0"
+    ),
+    # App v0.21.0; source and reference values in ../shared/charts.
+    "external-dns": Chart(
+        chart="external-dns", repo="https://kubernetes-sigs.github.io/external-dns/", version="1.21.1"
     ),
     "dagster": Chart(chart="dagster", repo="https://dagster-io.github.io/helm", version=DAGSTER_VERSION),
     # The V2 chart (airbytehq/charts index); 2.2.0 carries every key of the reference copy.

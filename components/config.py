@@ -177,6 +177,8 @@ class IngressConfig(StrictModel):
     certificate_arn: str | None = Field(
         default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$"
     )
+    # The Route 53 hosted zone of baseDomain (aws foundation): external-dns keeps the UIs' records there.
+    hosted_zone_id: str | None = Field(default=None, pattern=r"^Z[A-Z0-9]{1,31}$")
 
 
 class ManagedSqlConfig(StrictModel):
@@ -345,6 +347,8 @@ class StackConfig(StrictModel):
             raise ValueError(
                 "a local foundation runs the catalog in-cluster: set catalog.sql and catalog.search to in-cluster"
             )
+        if self.foundation == "local" and self.ingress.hosted_zone_id is not None:
+            raise ValueError("ingress.hostedZoneId is for the aws foundation; local hosts resolve through localtest.me")
         if self.environment == "prod" and self.foundation != "aws":
             raise ValueError("prod runs on the aws foundation")
         if self.foundation != "local" and self.local.user_code:

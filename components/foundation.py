@@ -2,7 +2,9 @@
 
 Creates the explicit AWS provider (region + the tagging standard as default tags, so every AWS
 resource carries environment, owner and cost-center), the Network, the KubernetesCluster (which
-builds the Kubernetes provider from its own outputs) and the DataLake with the platform bucket.
+builds the Kubernetes provider from its own outputs), the DataLake with the platform bucket, and,
+when `ingress.hostedZoneId` is set, ExternalDns (the UIs' records in that Route 53 zone).
+UIs are served on HTTPS (HTTP redirects to it) whenever `ingress.certificateArn` is set.
 
 It implements `components.interfaces.Foundation`: domains get their data services from
 `provision_domain`, so the domain stack never branches on the kind of foundation.
@@ -17,6 +19,7 @@ import pulumi_kubernetes as k8s
 from components.catalog_services import AwsCatalogRefs, AwsCatalogServices
 from components.cluster import KubernetesCluster
 from components.config import StackConfig
+from components.dns import ExternalDns
 from components.domain_services import AwsDomainServices, AwsPlatformRefs
 from components.guardrails import PortsTo
 from components.interfaces import (
@@ -74,6 +77,21 @@ class AwsFoundation(pulumi.ComponentResource):
         )
         # Every Kubernetes object of the domains and the catalog waits for cluster access and the ALB controller.
         self.k8s_provider: k8s.Provider = self.cluster.workload_provider
+        zone_id = config.ingress.hosted_zone_id
+        self.dns = (
+            ExternalDns(
+                "external-dns",
+                cluster=self.cluster,
+                zone_id=zone_id,
+                base_domain=config.ingress.base_domain,
+                environment=env,
+                region=config.region,
+                chart_overrides=config.charts,
+                opts=with_aws,
+            )
+            if zone_id
+            else None
+        )
         self.register_outputs(
             {
                 "cluster_name": self.cluster.name,

@@ -64,6 +64,7 @@ class Reference:
 
 REFERENCES: dict[tuple[str, str], Reference] = {
     ("aws-load-balancer-controller", "3.5.0"): Reference("aws-load-balancer-controller-3.5.0.values.yaml"),
+    ("external-dns", "1.21.1"): Reference("external-dns-1.21.1.values.yaml"),
     ("datahub", "1.1.0"): Reference(
         "datahub-1.1.0.values.yaml",
         subcharts={name: f"datahub-1.1.0-subcharts/{name}.values.yaml" for name in _DATAHUB_SUBCHARTS},

@@ -1,0 +1,142 @@
+"""Example values: the offline tools run on them; a real run of an aws stack stops before any resource."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi.runtime import settings as runtime_settings
+
+from components import examples
+from components.config import parse_stack_config
+from components.domain_config import load_domains
+from components.validation import ConfigError
+from tests.harness import PROJECT_DIR, program_for, run_function, stack_config
+
+REAL_INGRESS = {
+    "baseDomain": "data.acme-corp.io",
+    "hostedZoneId": "Z04512345ABCDEFGHIJK",
+    "certificateArn": "arn:aws:acm:eu-west-1:210987654321:certificate/1f0c5a8e-2b3d-4c5e-8f90-123456789abc",
+}
+
+
+def _config(stack: str, **overrides: Any):
+    raw = {k.split(":", 1)[1]: v for k, v in stack_config(stack).items()}
+    parsed = {k: json.loads(v) if v[:1] in "{[" else v for k, v in raw.items()}
+    return parse_stack_config({**parsed, **overrides})
+
+
+def _domains(stack: str):
+    return load_domains(PROJECT_DIR / "domains", stack=stack)
+
+
+def _real_cluster(stack: str) -> dict[str, Any]:
+    cluster = json.loads(stack_config(stack)["dataplatform:cluster"])
+    return {
+        **cluster,
+        "adminPrincipals": ["arn:aws:iam::210987654321:role/PlatformAdmin"],
+        "publicAccessCidrs": ["198.18.7.0/24"],
+    }
+
+
+EXPECTED_DEV = [
+    "dataplatform:cluster.adminPrincipals[0]",
+    "dataplatform:cluster.publicAccessCidrs[0]",
+    "dataplatform:ingress.baseDomain",
+    "dataplatform:ingress.hostedZoneId",
+    "domains/marketing.yaml: tools.dagster.image.repository",
+    "domains/sales.yaml: tools.dagster.image.repository",
+]
+
+
+def _keys_of(problems: list[str]) -> list[str]:
+    out = []
+    for p in problems:
+        if p.startswith("domains/"):
+            file, rest = p.split(": ", 1)
+            out.append(f"{file}: {rest.split(': ', 1)[0]}")
+        else:
+            out.append(p.split(": ", 1)[0])
+    return out
+
+
+def test_the_shipped_stack_files_hold_examples_and_each_is_named() -> None:
+    assert _keys_of(examples.example_value_problems(_config("dev"), _domains("dev"))) == EXPECTED_DEV
+    prod = _keys_of(examples.example_value_problems(_config("prod"), _domains("prod")))
+    assert "dataplatform:ingress.certificateArn" in prod
+    assert set(EXPECTED_DEV) <= set(prod)
+
+
+def test_the_offline_tools_run_on_the_examples() -> None:
+    # The harness (and `platformctl plan`) run the program under mocks: the guard lets the examples through.
+    program = program_for("dev")
+    assert program.of_type("aws:eks/cluster:Cluster")
+
+
+def test_real_values_raise_nothing() -> None:
+    config = _config("prod", ingress=REAL_INGRESS, cluster=_real_cluster("prod"))
+    real_image = [
+        d.model_copy(
+            update={
+                "tools": d.tools.model_copy(
+                    update={
+                        "dagster": d.tools.dagster.model_copy(
+                            update={
+                                "image": d.tools.dagster.image.model_copy(
+                                    update={"repository": f"123456789.dkr.ecr.eu-west-1.amazonaws.com/{d.name}"}
+                                )
+                            }
+                        )
+                    }
+                )
+            }
+        )
+        for d in _domains("prod")
+        if d.tools.dagster.image is not None
+    ]
+    assert examples.example_value_problems(config, real_image) == []
+
+
+def test_the_mock_monitor_is_told_apart_from_the_engine() -> None:
+    seen: list[bool] = []
+    run_function(lambda: seen.append(examples.running_under_mocks()), "dev")
+    assert seen == [True]
+    # The engine hands the program a gRPC monitor address; no connection is made until a registration.
+    runtime_settings.reset_options(project="dataplatform", stack="dev", monitor_address="127.0.0.1:1")
+    try:
+        assert examples.running_under_mocks() is False
+    finally:
+        runtime_settings.reset_options()
+
+
+def test_a_real_run_with_examples_stops_before_the_first_resource(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(examples, "running_under_mocks", lambda: False)
+    raised: list[ConfigError] = []
+
+    def program() -> None:
+        try:
+            runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+        except ConfigError as exc:
+            raised.append(exc)
+
+    result = run_function(program, "dev")
+    assert len(raised) == 1, "a real run on the example values must stop"
+    assert _keys_of(raised[0].problems) == EXPECTED_DEV
+    assert "example values" in str(raised[0])
+    assert result.resources == []
+
+
+def test_the_local_stack_runs_on_its_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(examples, "running_under_mocks", lambda: False)
+    examples.refuse_example_values(_config("local"), _domains("local"), Path(PROJECT_DIR / "domains"))
+
+
+@pytest.mark.parametrize(
+    ("cidr", "documentation"),
+    [("203.0.113.0/24", True), ("203.0.113.128/25", True), ("192.0.2.0/24", True), ("198.18.7.0/24", False)],
+)
+def test_documentation_cidrs(cidr: str, documentation: bool) -> None:
+    assert examples._is_documentation_cidr(cidr) is documentation
