@@ -7,8 +7,10 @@ import runpy
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.proto import resource_pb2_grpc
 
 from components import examples
 from components.config import parse_stack_config
@@ -100,16 +102,14 @@ def test_real_values_raise_nothing() -> None:
     assert examples.example_value_problems(config, real_image) == []
 
 
-def test_the_mock_monitor_is_told_apart_from_the_engine() -> None:
+def test_the_mock_monitor_is_told_apart_from_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[bool] = []
     run_function(lambda: seen.append(examples.running_under_mocks()), "dev")
     assert seen == [True]
-    # The engine hands the program a gRPC monitor address; no connection is made until a registration.
-    runtime_settings.reset_options(project="dataplatform", stack="dev", monitor_address="127.0.0.1:1")
-    try:
+    # Under the engine the monitor is a gRPC stub (no connection is made until a call).
+    with grpc.insecure_channel("127.0.0.1:1") as channel:
+        monkeypatch.setattr(runtime_settings, "get_monitor", lambda: resource_pb2_grpc.ResourceMonitorStub(channel))
         assert examples.running_under_mocks() is False
-    finally:
-        runtime_settings.reset_options()
 
 
 def test_a_real_run_with_examples_stops_before_the_first_resource(monkeypatch: pytest.MonkeyPatch) -> None:
