@@ -3,11 +3,13 @@
     python -m platformctl plan --stack dev [--out plan-out/dev] [--domains-dir DIR] [--render]
     python -m platformctl diff BASE HEAD [--format text|markdown]
     python -m platformctl offboard DOMAIN --stack prod [--state STATE.json | --account-id ID] [--dry-run]
+    python -m platformctl smoke --stack dev [--context CTX] [--timeout 20]
 
 `plan` runs the program under Pulumi mocks (no credentials, no Pulumi CLI) and writes plan.json,
 Helm values and Kubernetes manifests; `diff` compares two plans (files or plan directories) per
 domain; `offboard` prints what retiring a domain deletes and keeps and writes domains/retired/<name>.yaml
-(docs/runbooks/offboarding.md).
+(docs/runbooks/offboarding.md); `smoke` checks a deployed stack from the current kubeconfig
+(platformctl/smoke.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pulumi
 
 from platformctl import diff as plan_diff
 from platformctl import offboard as offboarding
-from platformctl import plan
+from platformctl import plan, smoke
 from platformctl.simulate import run_program
 
 
@@ -80,9 +82,14 @@ def _offboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _smoke(args: argparse.Namespace) -> int:
+    return smoke.main(args.stack, context=args.context, timeout=args.timeout)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m platformctl", description="Offline tooling for the data platform: plan and diff."
+        prog="python -m platformctl",
+        description="Tooling for the data platform: offline plan, diff and offboarding; smoke check of a deployed stack.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -112,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("--domains-dir", help="domain files folder (default domains/)")
     o.add_argument("--dry-run", action="store_true", help="print only; do not write the record")
     o.set_defaults(func=_offboard)
+
+    s = commands.add_parser("smoke", help="check a deployed stack from the current kubeconfig")
+    s.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
+    s.add_argument("--context", help="kubeconfig context (default: the local stack's, else the current one)")
+    s.add_argument("--timeout", type=float, default=20, help="seconds per kubectl call or HTTP request")
+    s.set_defaults(func=_smoke)
 
     args = parser.parse_args(argv)
     return args.func(args)
