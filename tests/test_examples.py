@@ -140,3 +140,10 @@ def test_the_local_stack_runs_on_its_examples(monkeypatch: pytest.MonkeyPatch) -
 )
 def test_documentation_cidrs(cidr: str, documentation: bool) -> None:
     assert examples._is_documentation_cidr(cidr) is documentation
+
+
+def test_a_retired_domain_runs_no_image_so_its_example_image_is_not_named() -> None:
+    retired = [d.model_copy(update={"retired": True}) if d.name == "sales" else d for d in _domains("dev")]
+    keys = _keys_of(examples.example_value_problems(_config("dev"), retired))
+    assert "domains/sales.yaml: tools.dagster.image.repository" not in keys
+    assert "domains/marketing.yaml: tools.dagster.image.repository" in keys
