@@ -3,7 +3,7 @@
 `Pulumi.dev.yaml`, `Pulumi.prod.yaml` and the domain files carry placeholders so the tests and the
 offline plan run out of the box: AWS's documentation account 123456789012, RFC 2606 domains
 (example.com), RFC 5737 documentation CIDRs (203.0.113.0/24), hosted zone ids containing `EXAMPLE`,
-and images under ghcr.io/example-org. A real `pulumi up` or `pulumi preview` with any of them would
+the nil UUID as the identity provider's tenant and client id, and images under ghcr.io/example-org. A real `pulumi up` or `pulumi preview` with any of them would
 fail late (or worse, half-succeed), so `refuse_example_values` stops it before the first resource is
 registered, with one line per key to set.
 
@@ -36,6 +36,8 @@ EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
 DOCUMENTATION_NETS = tuple(ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 EXAMPLE_ZONE_MARK = "EXAMPLE"
 EXAMPLE_IMAGE_PREFIX = "ghcr.io/example-org/"
+# The nil UUID stands in for the identity provider's tenant and client ids.
+EXAMPLE_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 def _in_example_account(arn: str) -> bool:
@@ -87,6 +89,16 @@ def example_value_problems(
         problems.append(
             f"{key}ingress.hostedZoneId: {ingress.hosted_zone_id!r} is an example; "
             "set the id of the Route 53 hosted zone of baseDomain"
+        )
+    idp = config.identity
+    if idp.issuer_url and EXAMPLE_UUID in idp.issuer_url:
+        problems.append(f"{key}identity.issuerUrl: holds the example tenant id; set your provider's issuer URL")
+    if idp.client_id == EXAMPLE_UUID:
+        problems.append(f"{key}identity.clientId: is the example id; set the OIDC client id registered for the UIs")
+    if idp.client_secret_arn and _in_example_account(idp.client_secret_arn):
+        problems.append(
+            f"{key}identity.clientSecretArn: is in the example account {EXAMPLE_ACCOUNT_ID}; "
+            "set the ARN of the Secrets Manager secret holding the OIDC client secret"
         )
     for domain in domains:
         if domain.retired:

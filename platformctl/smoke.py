@@ -9,7 +9,8 @@ warehouses and the domains the catalog registers. Then, against the cluster:
 1. every Deployment and StatefulSet in those namespaces is ready, and every Job has completed
    (Dagster run Jobs are pipeline runs, not the platform's: skipped; of a CronJob's Jobs only the
    newest counts, and it may still be running);
-2. each UI's health endpoint answers 2xx through its Ingress: on the aws foundation at its URL
+2. each UI's health endpoint answers 2xx through its Ingress (and its sign-in gateway, which lets
+   the health path alone through): on the aws foundation at its URL
    (external-dns records; an internal ALB needs a machine inside the VPC or on its VPN), on the
    local foundation through a port-forward to ingress-nginx with the UI's Host header;
 3. each domain's Dagster code locations are loaded (Dagster GraphQL `workspaceOrError`);
@@ -44,10 +45,11 @@ from urllib.parse import urlsplit
 
 import pulumi
 
-from components.catalog import AUTH_SECRET, SYSTEM_CLIENT_ID
+from components.catalog import AUTH_SECRET, FRONTEND_HEALTH_PATH, SYSTEM_CLIENT_ID
 from components.config import StackConfig, parse_stack_config
-from components.domain import SUPERSET_ADMIN, SUPERSET_CREDENTIALS_SECRET
+from components.domain import SUPERSET_ADMIN, SUPERSET_CREDENTIALS_SECRET, UI_HEALTH_PATHS
 from components.foundation_local import INGRESS_NAMESPACE, INGRESS_RELEASE
+from components.values import dex as dex_values
 from components.values.dagster import dagster_ui_service
 from components.values.superset import superset_ui_service
 from platformctl.simulate import Program, run_program, stack_config
@@ -56,11 +58,13 @@ NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
 INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 HEALTHCHECK_ANNOTATION = "alb.ingress.kubernetes.io/healthcheck-path"
-# Each UI's health endpoint when its Ingress names none, from the charts' own probes: dagster
-# webserver readinessProbe `/server_info` (dagster values.yaml), superset `/health` (superset
-# values.yaml probes), airbyte-server `/api/v1/health` (airbyte-server deployment probes), DataHub
-# frontend `/admin` (components/catalog.py).
-HEALTH_PATHS = {"dagster": "/server_info", "superset": "/health", "airbyte": "/api/v1/health", "datahub": "/admin"}
+# Each UI's unauthenticated health endpoint (the sign-in gateways let exactly these through): the
+# tools' from components/domain.py, DataHub's frontend, and the local stack's Dex discovery document.
+HEALTH_PATHS = {
+    **UI_HEALTH_PATHS,
+    "datahub": FRONTEND_HEALTH_PATH,
+    "dex": f"{dex_values.PATH}/.well-known/openid-configuration",
+}
 SUPERSET_PASSWORD_KEY = "SUPERSET_ADMIN_PASSWORD"
 SYSTEM_SECRET_KEY = "system_client_secret"
 DAGSTER_RUN_LABEL = "dagster/run-id"

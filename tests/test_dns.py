@@ -178,9 +178,10 @@ def _annotations(program: Program) -> list[dict[str, str]]:
     return [r.inputs["metadata"]["annotations"] for r in ingresses]
 
 
-def test_with_a_certificate_every_ui_is_https_and_http_redirects() -> None:
-    program = program_for("prod")
-    certificate = ingress_config("prod")["certificateArn"]
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_ui_is_https_with_the_certificate_and_http_redirects(stack: str) -> None:
+    program = program_for(stack)
+    certificate = ingress_config(stack)["certificateArn"]
     for notes in _annotations(program):
         assert notes["alb.ingress.kubernetes.io/certificate-arn"] == certificate
         assert json.loads(notes["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTP": 80}, {"HTTPS": 443}]
@@ -188,11 +189,3 @@ def test_with_a_certificate_every_ui_is_https_and_http_redirects() -> None:
     for urls in (d["urls"] for d in program.exports["domains"].values()):
         assert all(u.startswith("https://") for u in urls.values()), urls
     assert program.exports["catalog"]["url"].startswith("https://")
-
-
-def test_without_a_certificate_uis_are_plain_http_without_redirect() -> None:
-    program = program_for("dev")
-    for notes in _annotations(program):
-        assert json.loads(notes["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTP": 80}]
-        assert "alb.ingress.kubernetes.io/ssl-redirect" not in notes
-        assert "alb.ingress.kubernetes.io/certificate-arn" not in notes

@@ -178,7 +178,7 @@ def test_expectations_come_from_the_program(dev: smoke.Expectations) -> None:
     } | {("platform", "datahub")}
     paths = {u.tool: u.health_path for u in dev.uis}
     assert paths == {"dagster": "/server_info", "airbyte": "/api/v1/health", "superset": "/health", "datahub": "/admin"}
-    assert all(u.url == f"http://{u.host}{u.health_path}" for u in dev.uis)
+    assert all(u.url == f"https://{u.host}{u.health_path}" for u in dev.uis)
     assert {t.domain: t.locations for t in dev.dagster} == {"sales": ("sales",), "marketing": ("marketing",)}
     assert dev.catalog == smoke.CatalogTarget(
         smoke.ServiceRef("platform", "datahub-datahub-gms", 8080), ("marketing", "sales")
@@ -196,6 +196,8 @@ def test_local_reaches_uis_through_ingress_nginx(local: smoke.Expectations) -> N
     assert local.kube_context == "kind-dataplatform"
     assert {"minio", "cnpg-system", "ingress-nginx", "platform", "sales", "marketing"} <= set(local.namespaces)
     assert all(u.host.endswith(".localtest.me") for u in local.uis)
+    dex = next(u for u in local.uis if u.tool == "dex")
+    assert dex.health_path == "/dex/.well-known/openid-configuration"
 
 
 def test_superset_warehouse_name_is_the_one_the_init_job_registers() -> None:
