@@ -12,7 +12,8 @@ Creates:
 - the stores: managed RDS PostgreSQL / Amazon OpenSearch from `foundation.provision_catalog` when
   `catalog.sql == "rds"` / `catalog.search == "opensearch"`, and the official datahub-prerequisites
   chart, sized small, for whatever stays in-cluster (Kafka unless `kafkaBootstrapServers` is set);
-- ServiceAccounts for DataHub, its system-update Jobs and the token issuer, and the issuer's script;
+- ServiceAccounts for DataHub, its system-update Jobs and the token issuer, and the issuer's script
+  (an immutable ConfigMap named after a digest of the script, so domain issuer Jobs re-run when it changes);
 - the `datahub` release (values from `components.values.datahub`) and an internal Ingress at
   `datahub.<baseDomain>` through the foundation's ingress settings for group `platform`.
 
@@ -29,6 +30,7 @@ from the load balancer and only the GMS port from domain namespaces.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -80,7 +82,7 @@ SQL_PASSWORD_KEY = "password"
 APP_SA = "datahub"
 OPERATOR_SA = "datahub-operator"
 ISSUER_SA = "datahub-token-issuer"
-ISSUER_CONFIGMAP = "datahub-token-issuer"
+ISSUER_CONFIGMAP_PREFIX = "datahub-token-issuer"
 ISSUER_SCRIPT_KEY = "issuer.py"
 # Each domain namespace gets this Secret (key `token`), written by the issuer only.
 TOKEN_SECRET = "datahub-ingestion-token"
@@ -115,6 +117,11 @@ def _times(quantity: str, factor: int) -> str:
     if quantity.endswith(("Mi", "Gi")):
         return f"{int(value / Decimal(2**20))}Mi"
     return f"{int(value * 1000)}m"
+
+
+def issuer_configmap_name(script: str) -> str:
+    """The issuer ConfigMap's name: a digest of the script it holds."""
+    return f"{ISSUER_CONFIGMAP_PREFIX}-{hashlib.sha256(script.encode()).hexdigest()[:10]}"
 
 
 def _kafka_ports(bootstrap: str) -> tuple[int, ...]:
@@ -259,8 +266,15 @@ class CentralCatalog(pulumi.ComponentResource):
             service_account(OPERATOR_SA, True),
             service_account(ISSUER_SA, True),
         ]
+        # Named after its script and immutable: a new script is a new ConfigMap, so the issuer Job
+        # (whose name hashes the ConfigMap's) runs again, and a running Job never sees a half-updated one.
+        issuer_configmap = issuer_configmap_name(ISSUER_SCRIPT)
         self.issuer_scripts = k8s.core.v1.ConfigMap(
-            f"{name}-token-issuer", metadata=meta(ISSUER_CONFIGMAP), data={ISSUER_SCRIPT_KEY: ISSUER_SCRIPT}, opts=in_ns
+            f"{name}-token-issuer",
+            metadata=meta(issuer_configmap),
+            immutable=True,
+            data={ISSUER_SCRIPT_KEY: ISSUER_SCRIPT},
+            opts=in_ns,
         )
 
         def release(
@@ -376,7 +390,7 @@ class CentralCatalog(pulumi.ComponentResource):
             token_secret=TOKEN_SECRET,
             token_key=TOKEN_KEY,
             issuer_service_account=ISSUER_SA,
-            issuer_configmap=ISSUER_CONFIGMAP,
+            issuer_configmap=issuer_configmap,
             auth_secret=AUTH_SECRET,
             ready=(self.release, self.issuer_scripts),
         )

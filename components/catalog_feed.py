@@ -403,6 +403,7 @@ class DomainCatalogFeed(pulumi.ComponentResource):
             ),
         )
         after_rbac = pulumi.ResourceOptions(parent=self, depends_on=[self.token_secret, binding, *catalog.ready])
+        # The catalog names the ConfigMap after the script, so a new script is a new Job too.
         issuer_hash = _short_hash(json.dumps(issuer_env, sort_keys=True), catalog.image, catalog.issuer_configmap)
         self.issue_job = k8s.batch.v1.Job(
             f"{name}-token-issue",

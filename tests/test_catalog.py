@@ -13,7 +13,9 @@ import pytest
 from components.catalog import (
     DOMAIN_NAMESPACE_LABEL,
     INGESTION_IMAGE,
+    ISSUER_SCRIPT,
     CentralCatalog,
+    issuer_configmap_name,
 )
 from components.catalog_services import (
     AwsCatalogRefs,
@@ -389,9 +391,24 @@ def test_service_accounts_and_issuer_script(dev: Program) -> None:
         for name, r in _by_name(dev, "kubernetes:core/v1:ServiceAccount").items()
     }
     assert accounts == {"datahub": False, "datahub-operator": True, "datahub-token-issuer": True}
-    script = _by_name(dev, "kubernetes:core/v1:ConfigMap")["datahub-token-issuer"].inputs["data"]["issuer.py"]
+    (configmap,) = [
+        r for n, r in _by_name(dev, "kubernetes:core/v1:ConfigMap").items() if n.startswith("datahub-token-issuer")
+    ]
+    script = configmap.inputs["data"]["issuer.py"]
     compile(script, "issuer.py", "exec")
     assert "createAccessToken" in script and "Basic " in script
+
+
+def test_issuer_configmap_is_named_after_its_script(dev: Program) -> None:
+    # Domain feeds hash this name into their issuer Job's name, so a new script re-runs the Job.
+    (configmap,) = [
+        r for n, r in _by_name(dev, "kubernetes:core/v1:ConfigMap").items() if n.startswith("datahub-token-issuer")
+    ]
+    name = configmap.inputs["metadata"]["name"]
+    assert name == issuer_configmap_name(configmap.inputs["data"]["issuer.py"]) == issuer_configmap_name(ISSUER_SCRIPT)
+    assert configmap.inputs["immutable"] is True
+    assert dev.exports["endpoint"]["issuer_configmap"] == name
+    assert issuer_configmap_name(ISSUER_SCRIPT + "\n# changed\n") != name
 
 
 def test_release_waits_for_its_secrets_and_stores(prod: Program) -> None:

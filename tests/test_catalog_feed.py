@@ -8,6 +8,7 @@ import json
 import threading
 import types
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +18,7 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from components.catalog import INGESTION_IMAGE, ISSUER_SCRIPT, CatalogEndpoint
+from components.catalog import INGESTION_IMAGE, ISSUER_SCRIPT, CatalogEndpoint, issuer_configmap_name
 from components.catalog_feed import (
     REGISTER_SCRIPT,
     SupersetSource,
@@ -39,7 +40,7 @@ ENDPOINT = CatalogEndpoint(
     token_secret="datahub-ingestion-token",
     token_key="token",
     issuer_service_account="datahub-token-issuer",
-    issuer_configmap="datahub-token-issuer",
+    issuer_configmap=issuer_configmap_name(ISSUER_SCRIPT),
     auth_secret="datahub-auth",
     ready=(),
 )
@@ -130,6 +131,7 @@ def _run(
     grants: tuple[ProductGrant, ...] = (),
     local: bool = False,
     superset: SupersetSource | None = SUPERSET,
+    endpoint: CatalogEndpoint = ENDPOINT,
 ) -> Program:
     from components.catalog_feed import DomainCatalogFeed
 
@@ -139,7 +141,7 @@ def _run(
             f"{domain.name}-catalog",
             domain,
             namespace=domain.name,
-            catalog=ENDPOINT,
+            catalog=endpoint,
             grants=grants,
             services=_services(local),
             ingestion_service_account="datahub-ingestion",
@@ -480,6 +482,21 @@ def test_issuer_runs_in_the_catalog_namespace_with_the_system_secret(sales: Prog
     for r in sales.resources:
         if r.type.startswith("kubernetes:") and r.inputs.get("metadata", {}).get("namespace") == "sales":
             assert "system_client_secret" not in json.dumps(r.inputs, default=str), r.name
+
+
+def _issuer_job(program: Program) -> Resource:
+    (job,) = [r for n, r in _named(program, "kubernetes:batch/v1:Job").items() if n.startswith("datahub-token-sales-")]
+    return job
+
+
+def test_issuer_job_runs_again_when_the_issuer_script_changes(sales: Program) -> None:
+    job = _issuer_job(sales)
+    volumes = {v["name"]: v for v in _pod(job)["volumes"]}
+    assert volumes["scripts"]["configMap"]["name"] == ENDPOINT.issuer_configmap
+    # A new script is a new ConfigMap name (the catalog names it after the script): a new Job.
+    changed = replace(ENDPOINT, issuer_configmap=issuer_configmap_name(ISSUER_SCRIPT + "\n# changed\n"))
+    rerun = _issuer_job(_run(_domain(SALES), endpoint=changed))
+    assert rerun.inputs["metadata"]["name"] != job.inputs["metadata"]["name"]
 
 
 # --- the baseline over every object -----------------------------------------------------------------------------
