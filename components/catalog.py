@@ -50,6 +50,7 @@ from components.sign_in import GATEWAY_PORT, SignInGateways, UiTarget
 from components.sizing import PROFILES
 from components.values.common import Postgres
 from components.values.datahub import (
+    FRONTEND_HEALTH_PATH,
     MYSQL_ROOT_PASSWORD_KEY,
     AwsOpenSearch,
     DatahubArgs,
@@ -60,7 +61,7 @@ from components.values.datahub import (
     datahub_ui_service,
     datahub_values,
 )
-from components.workloads import ui_ingress_spec
+from components.workloads import ui_ingress_annotations, ui_ingress_spec
 
 NAMESPACE = "platform"
 RELEASE = "datahub"
@@ -88,7 +89,6 @@ ISSUER_SCRIPT_KEY = "issuer.py"
 TOKEN_SECRET = "datahub-ingestion-token"
 TOKEN_KEY = "token"
 FRONTEND_HOST = "datahub"
-FRONTEND_HEALTH_PATH = "/admin"
 SIGN_IN_SECRET = "datahub-sign-in"
 SIGN_IN_SECRET_KEY = "client-secret"
 # Container defaults for chart pods that set no resources (Kafka's JVM takes 1 GiB of heap).
@@ -346,10 +346,8 @@ class CentralCatalog(pulumi.ComponentResource):
         base_domain = config.ingress.base_domain
         host = f"{FRONTEND_HOST}.{base_domain}"
         ui_service, ui_port = datahub_ui_service(RELEASE)
-        annotations = dict(ingress.annotations)
-        if ingress.class_name == "alb":
-            # The frontend answers / with a redirect to the login page; /admin is its health endpoint.
-            annotations["alb.ingress.kubernetes.io/healthcheck-path"] = FRONTEND_HEALTH_PATH
+        # The frontend answers / with a redirect to the login page; the gateway lets the health path through.
+        annotations = ui_ingress_annotations(ingress.class_name, ingress.annotations, FRONTEND_HEALTH_PATH)
         self.ingress: k8s.networking.v1.Ingress | None = None
         self.sign_in: SignInGateways | None = None
         if sign_in is not None:

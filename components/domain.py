@@ -50,7 +50,7 @@ from components.values import airbyte as airbyte_values
 from components.values import dagster as dagster_values
 from components.values import superset as superset_values
 from components.values.common import Image, Postgres, S3Access
-from components.workloads import ui_ingress_spec
+from components.workloads import ui_ingress_annotations, ui_ingress_spec
 
 DOMAIN_LABEL = "dataplatform.io/domain"
 CATALOG_NAMESPACE = "platform"
@@ -368,7 +368,13 @@ class DataDomainStack(pulumi.ComponentResource):
                 self.ingresses[tool] = k8s.networking.v1.Ingress(
                     f"{d}-{tool}",
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=tool, namespace=ns, labels=labels, annotations=ingress.annotations
+                        name=tool,
+                        namespace=ns,
+                        labels=labels,
+                        # The gateway passes the health path through without sign-in.
+                        annotations=ui_ingress_annotations(
+                            ingress.class_name, ingress.annotations, UI_HEALTH_PATHS[tool]
+                        ),
                     ),
                     spec=ui_ingress_spec(ingress.class_name, targets[tool].host, service, port),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[self.sign_in.releases[tool]]),
@@ -564,8 +570,13 @@ SUPERSET_CREDENTIALS_SECRET = "superset-credentials"
 SUPERSET_ADMIN = "admin"
 WAREHOUSE_SECRET = "warehouse-credentials"
 DB_INIT_SA = "metadata-db-init"
-# The UIs' unauthenticated health endpoints (the gateways let these alone through).
-UI_HEALTH_PATHS = {"dagster": "/server_info", "airbyte": "/api/v1/health", "superset": "/health"}
+# The UIs' unauthenticated health endpoints: the gateways let these alone through, and the load
+# balancer's target groups check them.
+UI_HEALTH_PATHS = {
+    "dagster": dagster_values.HEALTH_PATH,
+    "airbyte": airbyte_values.HEALTH_PATH,
+    "superset": superset_values.HEALTH_PATH,
+}
 
 DATABASES = {
     "dagster": DatabaseSpec("dagster", password_key=dagster_values.POSTGRES_PASSWORD_KEY),

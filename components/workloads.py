@@ -29,6 +29,17 @@ def hardened_container_security() -> k8s.core.v1.SecurityContextArgs:
     )
 
 
+ALB_HEALTHCHECK_PATH = "alb.ingress.kubernetes.io/healthcheck-path"
+
+
+def ui_ingress_annotations(class_name: str, annotations: dict[str, str], health_path: str) -> dict[str, str]:
+    """The foundation's Ingress annotations plus, on an ALB, the tool's health endpoint for its target
+    group (the controller's default is `/`, which a UI answers with a redirect: an unhealthy target)."""
+    if class_name != "alb":
+        return dict(annotations)
+    return {**annotations, ALB_HEALTHCHECK_PATH: health_path}
+
+
 def ui_ingress_spec(class_name: str, host: str, service: str, port: int) -> k8s.networking.v1.IngressSpecArgs:
     """An Ingress that sends every path of `host` to one Service port (a tool's UI)."""
     return k8s.networking.v1.IngressSpecArgs(

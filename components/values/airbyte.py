@@ -175,6 +175,10 @@ def airbyte_values(args: AirbyteArgs) -> dict[str, Any]:
     }
 
 
+# airbyte-server's health endpoint, unauthenticated; the chart's probes use it (templates/airbyte-server/deployment.yaml).
+HEALTH_PATH = "/api/v1/health"
+
+
 def airbyte_ui_service(release: str) -> tuple[str, int]:
     """Service name and port of airbyte-server, which serves the UI and API (`server.service.port`)."""
     check_label(release, "release")

@@ -210,6 +210,10 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
     }
 
 
+# The webserver's health endpoint (JSON, 200); the chart's readiness probe uses it (`dagsterWebserver.readinessProbe`).
+HEALTH_PATH = "/server_info"
+
+
 def dagster_ui_service(release: str) -> tuple[str, int]:
     """Service name and port of the webserver (`dagster.webserver.fullname`, `dagsterWebserver.service.port`)."""
     check_label(release, "release")

@@ -304,6 +304,11 @@ def datahub_prerequisites_values(args: PrerequisitesArgs) -> dict[str, Any]:
     }
 
 
+# The frontend's health endpoint; the chart's readiness probe uses it (datahub-frontend templates/deployment.yaml).
+# `/` redirects to the login page.
+FRONTEND_HEALTH_PATH = "/admin"
+
+
 def datahub_ui_service(release: str) -> tuple[str, int]:
     """Service name and port of the frontend (`datahub-frontend.fullname`, `service.port`)."""
     check_label(release, "release")

@@ -374,6 +374,11 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
     }
 
 
+# The web server's health endpoint (200 "OK"); the chart's own probes use it (`supersetNode.*Probe`).
+# `/` answers 302 to the login page, which a load balancer counts as unhealthy.
+HEALTH_PATH = "/health"
+
+
 def superset_ui_service(release: str) -> tuple[str, int]:
     """Service name and port of the web server (`superset.fullname`, `service.port`)."""
     check_label(release, "release")
