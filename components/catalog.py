@@ -45,6 +45,7 @@ from components.config import StackConfig
 from components.domain_config import parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, PortsTo, Quota
 from components.identity_provider import SignInSettings, public_url
+from components.images import DATAHUB_INGESTION
 from components.interfaces import CatalogRequest, CatalogServices, Foundation
 from components.sign_in import GATEWAY_PORT, SignInGateways, UiTarget
 from components.sizing import PROFILES
@@ -68,9 +69,9 @@ RELEASE = "datahub"
 PREREQUISITES_RELEASE = "prerequisites"
 # Set on domain namespaces only (components.domain.guardrails_args); dataplatform.io/domain is on platform namespaces too.
 DOMAIN_NAMESPACE_LABEL = "dataplatform.io/team"
-# The official ingestion image at the app version of chart datahub 1.1.0 (global.datahub.version v1.7.0).
-# It runs as uid 1000; its venv (on PATH) lives in /home/datahub, so HOME is moved, not mounted over.
-INGESTION_IMAGE = "acryldata/datahub-ingestion:v1.7.0"
+# Pinned with its contract in components/images.py. It runs as uid 1000; its venv (on PATH) lives in
+# /home/datahub, so HOME is moved, not mounted over.
+INGESTION_IMAGE = DATAHUB_INGESTION.ref
 IMAGE_UID = 1000
 SYSTEM_CLIENT_ID = "__datahub_system"
 

@@ -29,6 +29,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.images import MINIO_CLIENT
 from components.interfaces import (
     DomainRequest,
     DomainServices,
@@ -41,7 +42,7 @@ from components.values.common import S3_CREDENTIAL_KEYS
 from components.workloads import hardened_container_security, hardened_pod_security
 
 # The `mc` image the minio chart 5.4.0 pins (mcImage); quay.io still serves it.
-MC_IMAGE = "quay.io/minio/mc:RELEASE.2024-11-21T17-21-54Z"
+MC_IMAGE = MINIO_CLIENT.ref
 # Keys of the MinIO root Secret: the names the minio chart reads with `existingSecret`.
 MINIO_ROOT_USER_KEY = "rootUser"
 MINIO_ROOT_PASSWORD_KEY = "rootPassword"

@@ -19,10 +19,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.images import POSTGRES_CLIENT
 from components.interfaces import PostgresServer
 from components.workloads import hardened_container_security, hardened_pod_security
 
-PSQL_IMAGE = "postgres:17.2-alpine"
+PSQL_IMAGE = POSTGRES_CLIENT.ref
 PASSWORD_KEY = "password"
 ADMIN_SECRET = "metadata-db-admin"
 

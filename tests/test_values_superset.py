@@ -4,17 +4,28 @@ values, and hardened, sized containers."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.charts import PINNED
+from components.images import SUPERSET
 from components.values.common import Postgres
 from components.values.superset import (
-    REDSHIFT_DRIVER,
+    BOTO3,
+    DEPS_DIR,
+    PSYCOPG2,
+    REDSHIFT_DIALECT,
+    VENV_PYTHON,
     RedshiftConnection,
     SupersetArgs,
     SupersetRedis,
+    drivers_needed,
+    required_modules,
     superset_secret_env,
     superset_ui_service,
     superset_values,
@@ -43,7 +54,7 @@ def args(**overrides: Any) -> SupersetArgs:
 CASES = {
     "bundled-redis": args(),
     "external-redis": args(redis=SupersetRedis("sales-redis.abc.cache.amazonaws.com", 6380)),
-    "no-warehouse": args(warehouse=None, install_redshift_driver=False),
+    "no-warehouse": args(warehouse=None),
     "one-secret": args(postgres=Postgres("pg", 5432, "superset", "superset", "superset-env", "DB_PASS", tls=False)),
 }
 
@@ -92,7 +103,11 @@ def test_secret_env_entries_match_what_the_chart_reads():
 
 def test_redis_bundled_or_external():
     bundled = superset_values(CASES["bundled-redis"])
-    assert bundled["redis"] == {"enabled": True, "auth": {"enabled": True, "existingSecret": "superset-db"}}
+    assert bundled["redis"] == {
+        "enabled": True,
+        "auth": {"enabled": True, "existingSecret": "superset-db"},
+        "image": {"registry": "docker.io", "repository": "bitnamilegacy/redis", "tag": "7.0.10-debian-11-r4"},
+    }
     assert "cache" not in bundled
     external = superset_values(CASES["external-redis"])
     assert external["redis"] == {"enabled": False}
@@ -124,11 +139,11 @@ def test_warehouse_is_registered_without_a_password():
     assert '_os.environ["WAREHOUSE_PASSWORD"]' in mutator
     compile(mutator, "warehouse_connection", "exec")
     compile(values["configOverrides"]["redis_backends"], "redis_backends", "exec")
-    assert REDSHIFT_DRIVER in values["bootstrapScript"]
+    assert REDSHIFT_DIALECT.pin in values["bootstrapScript"]
     bare = superset_values(CASES["no-warehouse"])
     assert "warehouse_connection" not in bare["configOverrides"]
     assert "set-database-uri" not in bare["init"]["command"][-1]
-    assert "pip install" not in bare["bootstrapScript"]
+    assert REDSHIFT_DIALECT.pin not in bare["bootstrapScript"]
 
 
 def test_templates_see_no_stray_braces():
@@ -181,3 +196,112 @@ def test_ingress_is_left_to_the_stack():
 def test_bad_input_is_rejected(overrides, message):
     with pytest.raises(ValueError, match=message):
         args(**overrides)
+
+
+# --- drivers: the lean image has none of them --------------------------------------------------------------
+
+IAM = RedshiftConnection(
+    "Sales warehouse",
+    "sales.123.eu-west-1.redshift-serverless.amazonaws.com",
+    5439,
+    "sales",
+    "iam",
+    iam_workgroup="dp-dev-sales",
+    region="eu-west-1",
+)
+LOCAL = RedshiftConnection(
+    "Sales warehouse", "warehouse-rw.sales.svc", 5432, "analytics", "analytics", dialect="postgresql"
+)
+DRIVER_CASES = {
+    "redshift-password": (args(), {"psycopg2", "sqlalchemy_redshift"}),
+    "redshift-iam": (args(warehouse=IAM), {"psycopg2", "sqlalchemy_redshift", "boto3"}),
+    "local-postgres": (args(warehouse=LOCAL), {"psycopg2"}),
+    "no-warehouse": (args(warehouse=None), {"psycopg2"}),
+}
+
+
+@pytest.mark.parametrize("case", DRIVER_CASES)
+def test_every_uri_gets_its_driver_from_the_image_or_the_bootstrap(case):
+    a, expected = DRIVER_CASES[case]
+    # The metadata DB is postgresql+psycopg2 (the chart's default driver); the warehouse URI is registered as is.
+    assert required_modules(a) == expected
+    packages = drivers_needed(a)
+    installed = {p.module for p in packages}
+    available = SUPERSET.python_modules | installed
+    for module in expected:
+        assert module in available, f"{case}: nothing provides {module}"
+    # Installed without dependencies: whatever each package imports is in the image or installed too.
+    for p in packages:
+        missing = set(p.needs) - available
+        assert not missing, f"{p.pin} needs {sorted(missing)}, which neither the image nor the bootstrap has"
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*", p.pin), f"{p.pin}: pin an exact version"
+    # What the image lacks is exactly what is installed for these URIs.
+    assert expected - SUPERSET.python_modules == expected & SUPERSET.lacks
+
+
+def _fake_uv(bin_dir: Path, log: Path, status: int = 0) -> None:
+    """A `uv` that records its arguments and 'installs' each pinned package as an importable module."""
+    modules = {p.pin: p.module for p in [PSYCOPG2, REDSHIFT_DIALECT, *BOTO3]}
+    script = bin_dir / "uv"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import pathlib, sys\n"
+        f"pathlib.Path({str(log)!r}).write_text(' '.join(sys.argv[1:]))\n"
+        f"if {status}: sys.exit({status})\n"
+        "args = sys.argv[1:]\n"
+        "target = pathlib.Path(args[args.index('--target') + 1])\n"
+        f"for pin, module in {modules!r}.items():\n"
+        "    if pin in args:\n"
+        "        (target / module).mkdir(parents=True, exist_ok=True)\n"
+        "        (target / module / '__init__.py').write_text('')\n"
+    )
+    script.chmod(0o755)
+
+
+def _source_bootstrap(
+    a: SupersetArgs, tmp_path: Path, then: str, status: int = 0, pythonpath: str = ""
+) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "uv-args"
+    _fake_uv(bin_dir, log, status)
+    bootstrap = tmp_path / "superset_bootstrap.sh"
+    bootstrap.write_text(superset_values(a)["bootstrapScript"].replace(DEPS_DIR, str(tmp_path / "deps")))
+    # As the chart's containers do: source the bootstrap, then start Superset.
+    return subprocess.run(
+        ["/bin/sh", "-c", f". {bootstrap}; {then}"],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "PYTHONPATH": pythonpath},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("case", DRIVER_CASES)
+def test_bootstrap_installs_the_drivers_onto_the_path_superset_starts_with(case, tmp_path):
+    a, expected = DRIVER_CASES[case]
+    imports = "; ".join(f"import {m}" for m in sorted(expected))
+    run = _source_bootstrap(a, tmp_path, f'{sys.executable} -c "{imports}" && echo started')
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "started"
+    argv = (tmp_path / "uv-args").read_text().split()
+    # uv of the image, for the image's interpreter (its venv has no pip), without dependencies.
+    assert argv[:2] == ["pip", "install"]
+    assert argv[argv.index("--python") + 1] == VENV_PYTHON == "/app/.venv/bin/python"
+    assert "--no-deps" in argv
+    assert {p.pin for p in drivers_needed(a)} == {w for w in argv if "==" in w}
+
+
+def test_bootstrap_stops_the_container_when_the_install_fails(tmp_path):
+    run = _source_bootstrap(args(), tmp_path, "echo started", status=2)
+    assert run.returncode != 0
+    assert "started" not in run.stdout
+
+
+def test_bootstrap_keeps_the_image_pythonpath(tmp_path):
+    # The image puts superset_config.py's folder on PYTHONPATH; the drivers go in front of it.
+    run = _source_bootstrap(
+        args(), tmp_path, 'PYTHONPATH="$PYTHONPATH" env | grep ^PYTHONPATH=', pythonpath="/app/pythonpath"
+    )
+    assert run.stdout.strip() == f"PYTHONPATH={tmp_path / 'deps'}:/app/pythonpath"

@@ -14,6 +14,13 @@ and the domain warehouse registered as a database connection, all without a secr
 - The warehouse: the init job registers it with `superset set-database-uri` and a URI without a
   password; a `DB_CONNECTION_MUTATOR` (configOverrides) adds WAREHOUSE_PASSWORD from the env when
   Superset opens a connection to that host as that user, and leaves every other database alone.
+- Drivers: the image (apache/superset 6.1.0, pinned with its contract in components/images.py) is
+  the lean one, without psycopg2, the Redshift dialect or boto3. `bootstrapScript`, which every
+  Superset container sources before it starts, installs exactly what its URIs need
+  (`required_modules`), pinned and without dependencies (their own needs are the image's), with
+  the image's `uv` for the image's interpreter into a private directory put on PYTHONPATH (the
+  image's venv is root-owned and has no pip), and stops the container if that fails.
+- Redis: the bundled one (subchart bitnami/redis 17.9.4) runs the same tag from docker.io/bitnamilegacy.
 - Redis auth: the chart writes the results and async-query backends with the password from
   `cache.password` (a value); a configOverrides block rebuilds them from REDIS_PASSWORD instead.
 
@@ -36,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.images import SUPERSET, SUPERSET_REDIS
 from components.values.common import (
     Postgres,
     check_label,
@@ -46,12 +54,41 @@ from components.values.common import (
 )
 
 DB_PASSWORD_KEY = "DB_PASS"
-# sqlalchemy-redshift 0.8.x supports SQLAlchemy 1.4, which Superset uses.
-REDSHIFT_DRIVER = "sqlalchemy-redshift==0.8.14"
-BOTO3 = "boto3==1.44.5"
-_DEPS_DIR = "/tmp/superset-deps"
 # The superset user of the official image.
 _UID = 1000
+
+
+@dataclass(frozen=True)
+class PythonPackage:
+    """A pinned distribution the bootstrap installs without its dependencies: `needs` are the modules
+    it imports that it does not bring (the image's, or another pinned package's)."""
+
+    pin: str
+    module: str
+    needs: tuple[str, ...] = ()
+
+
+# Versions: psycopg2-binary and the sqlalchemy-redshift range are Superset's own `postgres` and
+# `redshift` extras (pyproject.toml); 0.8.x supports SQLAlchemy 1.4, which Superset uses. `needs` are
+# from each wheel's metadata (sqlalchemy-redshift also imports pkg_resources, from setuptools).
+PSYCOPG2 = PythonPackage("psycopg2-binary==2.9.6", "psycopg2")
+REDSHIFT_DIALECT = PythonPackage(
+    "sqlalchemy-redshift==0.8.14", "sqlalchemy_redshift", ("sqlalchemy", "packaging", "pkg_resources")
+)
+# boto3 with its closure: IAM logins to Redshift Serverless (GetCredentials).
+BOTO3 = (
+    PythonPackage("boto3==1.44.5", "boto3", ("botocore", "jmespath", "s3transfer")),
+    PythonPackage("botocore==1.44.5", "botocore", ("jmespath", "dateutil", "urllib3")),
+    PythonPackage("s3transfer==0.19.0", "s3transfer", ("botocore",)),
+    PythonPackage("jmespath==1.0.1", "jmespath"),
+)
+# The modules a SQLAlchemy URI's dialect and driver import.
+URI_MODULES = {"postgresql": (), "redshift": ("sqlalchemy_redshift",), "psycopg2": ("psycopg2",)}
+# The chart's metadata database URI (`database.driver` defaults to postgresql+psycopg2).
+METADATA_URI_SCHEME = "postgresql+psycopg2"
+# A private, writable directory on PYTHONPATH: the image's venv (/app/.venv) is root-owned and has no pip.
+DEPS_DIR = "/tmp/superset-deps"
+VENV_PYTHON = "/app/.venv/bin/python"
 _PLAIN = re.compile(r"^[A-Za-z0-9_.@+-]+$")
 
 
@@ -158,8 +195,6 @@ class SupersetArgs:
     admin_username: str
     admin_email: str
     warehouse: RedshiftConnection | None = None
-    # Off when the image already carries the Redshift dialect (recommended for prod).
-    install_redshift_driver: bool = True
     # Created by the stack, so a Pod Identity association can name it.
     service_account: str = "superset"
     # From the domain file: web pods and their resources (the worker and init job keep the defaults).
@@ -230,23 +265,39 @@ _DB = "$DB_HOST:$DB_PORT"
 _REDIS = "$REDIS_HOST:$REDIS_PORT"
 
 
-def _bootstrap_script(install_driver: bool, with_boto3: bool = False) -> str:
+def required_modules(args: SupersetArgs) -> set[str]:
+    """Python modules Superset's pods import for the URIs they open: the metadata DB, the warehouse,
+    and boto3 for IAM logins to the warehouse."""
+    schemes = [METADATA_URI_SCHEME] + ([args.warehouse.uri.split("://", 1)[0]] if args.warehouse else [])
+    modules = {m for scheme in schemes for part in scheme.split("+") for m in URI_MODULES[part]}
+    if args.warehouse and args.warehouse.iam_workgroup:
+        modules.add("boto3")
+    return modules
+
+
+def drivers_needed(args: SupersetArgs) -> list[PythonPackage]:
+    """The pinned packages the bootstrap installs for `required_modules`, closure included."""
+    modules = required_modules(args)
+    packages = [PSYCOPG2] if "psycopg2" in modules else []
+    if "sqlalchemy_redshift" in modules:
+        packages.append(REDSHIFT_DIALECT)
+    if "boto3" in modules:
+        packages += BOTO3
+    return packages
+
+
+def bootstrap_script(args: SupersetArgs) -> str:
+    """Sourced by every Superset container before it starts: installs the drivers the lean image
+    lacks, as the non-root user, with the image's uv for the image's interpreter, and exits the
+    container on failure (a clear error instead of a Superset that cannot open its database)."""
     lines = ["#!/bin/sh"]
-    if with_boto3:
-        # IAM logins to Redshift Serverless need boto3 (with its dependencies), unless the image has it.
+    packages = drivers_needed(args)
+    if packages:
+        pins = " ".join(p.pin for p in packages)
         lines += [
-            f'python -c "import boto3" 2>/dev/null || python -m pip install --quiet --target {_DEPS_DIR} {BOTO3}',
+            f"uv pip install --quiet --no-deps --python {VENV_PYTHON} --target {DEPS_DIR} {pins} || exit 1",
+            f'export PYTHONPATH="{DEPS_DIR}:$PYTHONPATH"',
         ]
-    if install_driver:
-        # Non-root: install into a private dir on PYTHONPATH (this script is sourced before the server starts).
-        lines += [
-            f'if [ ! -d "{_DEPS_DIR}/sqlalchemy_redshift" ]; then',
-            f"  if command -v uv >/dev/null; then uv pip install --quiet --no-deps --target {_DEPS_DIR} {REDSHIFT_DRIVER};",
-            f"  else python -m pip install --quiet --no-deps --target {_DEPS_DIR} {REDSHIFT_DRIVER}; fi",
-            "fi",
-        ]
-    if install_driver or with_boto3:
-        lines.append(f'export PYTHONPATH="{_DEPS_DIR}:$PYTHONPATH"')
     return "\n".join(lines) + "\n"
 
 
@@ -328,6 +379,8 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
         }
 
     return {
+        # Pinned with its contract (what the bootstrap must add) in components/images.py.
+        "image": {"repository": SUPERSET.repository, "tag": SUPERSET.tag},
         "runAsUser": _UID,
         "serviceAccountName": args.service_account,
         "serviceAccount": {"create": False},
@@ -335,9 +388,7 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
         "envFromSecret": args.env_secret,
         # Every Superset container (not the wait containers, which need no password) also loads these.
         "envFromSecrets": [pg.password_secret] if pg.password_secret != args.env_secret else [],
-        "bootstrapScript": _bootstrap_script(
-            args.install_redshift_driver, with_boto3=bool(args.warehouse and args.warehouse.iam_workgroup)
-        ),
+        "bootstrapScript": bootstrap_script(args),
         "database": {
             "host": pg.host,
             "port": pg.port,
@@ -366,7 +417,12 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
         },
         "postgresql": {"enabled": False},
         "redis": (
-            {"enabled": True, "auth": {"enabled": True, "existingSecret": pg.password_secret}}
+            {
+                "enabled": True,
+                "auth": {"enabled": True, "existingSecret": pg.password_secret},
+                # The subchart's default tag is gone from docker.io/bitnami (components/images.py).
+                "image": {"registry": "docker.io", "repository": SUPERSET_REDIS.repository, "tag": SUPERSET_REDIS.tag},
+            }
             if bundled_redis
             else {"enabled": False}
         ),

@@ -1,0 +1,133 @@
+"""Every container image the program sets itself, pinned in one place, with what each must contain.
+
+A contract lists what the program relies on inside an image: the executables its commands call
+(checked against every Job, CronJob and chart command the program writes), the Python modules its
+code imports, and what the image is known to lack, so that whoever needs it must install it (the
+Superset bootstrap installs the database drivers the lean image lacks). Each fact names where it
+was checked. Charts' own default images are pinned by the chart version (components/charts.py);
+`SUBCHART_DEFAULT_IMAGES` records the defaults of subcharts we have no reference values for.
+
+Repositories that stopped serving their tags are in `DEAD_REPOSITORIES`: no image the program runs,
+whether set here or defaulted by a chart, may come from one (tests/test_images.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ImageContract:
+    repository: str
+    tag: str
+    # Executables on PATH (or absolute paths) that our commands call.
+    executables: frozenset[str]
+    # Python modules importable in the image's interpreter that our code relies on.
+    python_modules: frozenset[str] = frozenset()
+    # Modules (or tools) the image is known not to have.
+    lacks: frozenset[str] = frozenset()
+    # DataHub ingestion images: the source plugins installed.
+    datahub_sources: frozenset[str] = frozenset()
+    source: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+# The official ingestion image at the app version of chart datahub 1.1.0 (global.datahub.version v1.7.0).
+DATAHUB_INGESTION = ImageContract(
+    repository="acryldata/datahub-ingestion",
+    tag="v1.7.0",
+    executables=frozenset({"sh", "python", "datahub"}),
+    datahub_sources=frozenset({"s3", "redshift", "postgres", "dbt", "superset"}),
+    source=(
+        "datahub-project/datahub docker/datahub-ingestion/Dockerfile: ubuntu:24.04 base (/bin/sh), a venv on "
+        "PATH in /home/datahub/.venv (python, and the datahub CLI of acryl-datahub); the default `full` "
+        "variant installs acryl-datahub[all], which has every source plugin"
+    ),
+)
+
+# The metadata-database init Job (psql under the image's shell).
+POSTGRES_CLIENT = ImageContract(
+    repository="postgres",
+    tag="17.2-alpine",
+    executables=frozenset({"sh", "psql"}),
+    source="docker-library/postgres 17/alpine: alpine (busybox sh), PostgreSQL client and server binaries on PATH",
+)
+
+# The local foundation's lake-init Job.
+MINIO_CLIENT = ImageContract(
+    repository="quay.io/minio/mc",
+    tag="RELEASE.2024-11-21T17-21-54Z",
+    executables=frozenset({"sh", "mc", "cat"}),
+    source=(
+        "minio/mc Dockerfile.release at tag RELEASE.2024-11-21T17-21-54Z: ubi9/ubi-micro (bash as /bin/sh, "
+        "coreutils: the Dockerfile itself RUNs chmod there) with /usr/bin/mc"
+    ),
+)
+
+# Superset's web, worker and init pods (chart superset 0.22.8, appVersion 6.1.0). Docker Hub directly:
+# the chart's default host apachesuperset.docker.scarf.sh is a telemetry proxy for the same image.
+SUPERSET = ImageContract(
+    repository="apache/superset",
+    tag="6.1.0",
+    executables=frozenset({"sh", "bash", "superset", "python", "uv", "grep", "sleep"}),
+    python_modules=frozenset(
+        {"superset", "sqlalchemy", "packaging", "pkg_resources", "redis", "flask_caching", "dateutil", "urllib3"}
+    ),
+    lacks=frozenset({"psycopg2", "sqlalchemy_redshift", "boto3", "botocore", "pip"}),
+    source=(
+        "apache/superset Dockerfile (5.x/6.x): python:3.11-slim (Debian: sh, bash, grep, sleep), `pip install uv` "
+        "into the system Python, `uv venv /app/.venv` (no pip in it) first on PATH, owned by root while the "
+        "image runs as `superset`; the lean target installs requirements/base.txt only: sqlalchemy 1.4.54, "
+        "packaging, setuptools 80.9 (pkg_resources), redis 4.6.0, flask-caching, python-dateutil, urllib3, and no psycopg2, "
+        "sqlalchemy-redshift or boto3 (apache/superset #31026, #32217, #35174)"
+    ),
+)
+
+# Superset's bundled Redis (subchart bitnami/redis 17.9.4). Bitnami moved every versioned tag from
+# docker.io/bitnami to docker.io/bitnamilegacy in 2025 (bitnami/containers #83267); same image and tag.
+SUPERSET_REDIS = ImageContract(
+    repository="bitnamilegacy/redis",
+    tag="7.0.10-debian-11-r4",
+    executables=frozenset(),
+    source="bitnami/charts bitnami/redis/values.yaml at chart 17.9.4: image docker.io/bitnami/redis:7.0.10-debian-11-r4",
+)
+
+IMAGES: dict[str, ImageContract] = {
+    c.ref: c for c in (DATAHUB_INGESTION, POSTGRES_CLIENT, MINIO_CLIENT, SUPERSET, SUPERSET_REDIS)
+}
+
+# Default images of subcharts that have no reference values under ../shared/charts:
+# (chart, subchart key) -> (registry, repository, tag), from the subchart's own values.yaml.
+SUBCHART_DEFAULT_IMAGES: dict[tuple[str, str], tuple[str, str, str]] = {
+    # apache/superset helm/superset/Chart.yaml 0.22.8: redis 17.9.4 from oci://registry-1.docker.io/bitnamicharts.
+    ("superset", "redis"): ("docker.io", "bitnami/redis", "7.0.10-debian-11-r4"),
+}
+
+# Repositories (normalised `registry/path/`) that no longer serve the tags charts pin, and why.
+DEAD_REPOSITORIES: dict[str, str] = {
+    "docker.io/bitnami/": (
+        "Bitnami removed versioned tags from docker.io/bitnami in 2025 (bitnami/containers #83267); "
+        "the same tags are in docker.io/bitnamilegacy"
+    ),
+}
+
+
+def normalise(image: str) -> str:
+    """`registry/path:tag` with Docker Hub's implicit registry and `library/` made explicit."""
+    name = image.split("@", 1)[0]
+    first, _, rest = name.partition("/")
+    if not rest or ("." not in first and ":" not in first and first != "localhost"):
+        name = f"docker.io/{name}" if rest else f"docker.io/library/{name}"
+    return name
+
+
+def dead_repository(image: str) -> str | None:
+    """Why `image` cannot be pulled because of where it comes from, or None."""
+    full = normalise(image)
+    for prefix, why in DEAD_REPOSITORIES.items():
+        if full.startswith(prefix):
+            return f"{image}: {why}"
+    return None
