@@ -204,7 +204,9 @@ def ingestion_recipes(
         configs["lake"] = (
             "s3",
             {
-                # One dataset per folder under curated/ (partitions below it are detected).
+                # One dataset per folder under curated/, with every file below it (partitions too):
+                # acryl-datahub 1.7.0's PathSpec (autodetect_partitions, on by default) turns a trailing
+                # `{table}` into `{table}/**` and allows the double star.
                 "path_specs": [{"include": f"s3://{bucket}/curated/{{table}}"}],
                 "aws_config": aws,
                 "stateful_ingestion": stateful,

@@ -115,12 +115,20 @@ DEAD_REPOSITORIES: dict[str, str] = {
 }
 
 
+# Docker Hub's other host names.
+_DOCKER_HUB = ("registry-1.docker.io", "index.docker.io", "registry.hub.docker.com")
+
+
 def normalise(image: str) -> str:
-    """`registry/path:tag` with Docker Hub's implicit registry and `library/` made explicit."""
+    """`registry/path:tag`, with Docker Hub's implicit registry and `library/` made explicit."""
     name = image.split("@", 1)[0]
     first, _, rest = name.partition("/")
-    if not rest or ("." not in first and ":" not in first and first != "localhost"):
-        name = f"docker.io/{name}" if rest else f"docker.io/library/{name}"
+    if not rest:
+        return f"docker.io/library/{name}"
+    if first in _DOCKER_HUB:
+        return f"docker.io/{rest}"
+    if "." not in first and ":" not in first and first != "localhost":
+        return f"docker.io/{name}"
     return name
 
 

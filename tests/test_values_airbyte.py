@@ -140,11 +140,18 @@ def test_rendered_credentials_come_from_the_stack_secrets(rendered):
     assert aws["DATABASE_PASSWORD"] == {("airbyte-db", "password")}
     assert aws["DATABASE_USER"] == {("airbyte-db", "DATABASE_USER")}
     assert aws["CONFIG_DATABASE_REPLICA_PASSWORD"] == {("airbyte-db", "password")}
-    # AWS mode: the chart still maps the keys from its own Secret, empty; Airbyte then uses the
-    # SDK's default credential chain, which finds the Pod Identity credentials.
-    assert aws["AWS_ACCESS_KEY_ID"] == {(f"{RELEASE}-airbyte-secrets", "AWS_ACCESS_KEY_ID")}
+    # AWS mode: the chart still maps the keys from its own Secret, empty. Checked (issue 10, 13c):
+    # Airbyte's S3 client sets static credentials only for a non-blank key (airbyte-platform
+    # airbyte-commons-storage StorageClient.kt, S3StorageConfig.s3Client), else the AWS SDK v2
+    # default chain, whose environment provider rejects a blank AWS_ACCESS_KEY_ID
+    # (SystemSettingsCredentialsProvider) so the chain goes on to the container provider: Pod Identity.
+    # A non-empty value here would be used as a static key and bypass Pod Identity.
+    for key in S3_CREDENTIAL_KEYS:
+        assert aws[key] == {(f"{RELEASE}-airbyte-secrets", key)}
     [chart_secret] = [o for o in rendered["aws"] if o["kind"] == "Secret"]
-    assert chart_secret["stringData"]["AWS_ACCESS_KEY_ID"] == ""
+    assert chart_secret["stringData"]["AWS_ACCESS_KEY_ID"] == chart_secret["stringData"]["AWS_SECRET_ACCESS_KEY"] == ""
+    [env] = [o for o in rendered["aws"] if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-airbyte-env")]
+    assert (env["data"]["STORAGE_TYPE"], env["data"]["AWS_AUTHENTICATION_TYPE"]) == ("s3", "instanceProfile")
     local = secret_refs(rendered["s3-compatible"])
     for key in S3_CREDENTIAL_KEYS:
         assert local[key] == {("s3-creds", key)}
