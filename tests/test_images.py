@@ -234,3 +234,21 @@ def test_superset_bundled_redis_runs_the_legacy_repository() -> None:
 def test_script_executables_reads_the_command_words(script: str, expected: set[str]) -> None:
     assert script_executables(script) == expected
     assert executables(["/bin/sh", "-c", script]) == {"/bin/sh", *expected}
+
+
+def test_superset_releases_install_what_their_configuration_imports(program: Program) -> None:
+    releases = [r for r in helm_releases(program) if r.chart == "superset"]
+    assert releases
+    for rel in releases:
+        assert isinstance(rel.values, dict)
+        script, overrides = rel.values["bootstrapScript"], "\n".join(rel.values["configOverrides"].values())
+        init = rel.values["init"]["command"][-1]
+        needed = [superset_values.PSYCOPG2]  # the metadata database
+        if "redshift+psycopg2://" in init:
+            needed.append(superset_values.REDSHIFT_DIALECT)
+        if "import boto3" in overrides:
+            needed += superset_values.BOTO3
+        if "AUTH_OAUTH" in overrides:
+            needed.append(superset_values.AUTHLIB)
+        for package in needed:
+            assert package.pin in script, f"{rel.namespace}/{rel.name}: the bootstrap does not install {package.pin}"

@@ -16,6 +16,7 @@ from components.charts import PINNED
 from components.images import SUPERSET
 from components.values.common import Postgres
 from components.values.superset import (
+    AUTHLIB,
     BOTO3,
     DEPS_DIR,
     PSYCOPG2,
@@ -24,6 +25,7 @@ from components.values.superset import (
     RedshiftConnection,
     SupersetArgs,
     SupersetRedis,
+    SupersetSignIn,
     drivers_needed,
     required_modules,
     superset_secret_env,
@@ -212,11 +214,21 @@ IAM = RedshiftConnection(
 LOCAL = RedshiftConnection(
     "Sales warehouse", "warehouse-rw.sales.svc", 5432, "analytics", "analytics", dialect="postgresql"
 )
+SIGN_IN = SupersetSignIn(
+    issuer_url="https://login.example.com",
+    client_id="superset-sales",
+    scopes=("openid", "email", "groups"),
+    groups_claim="groups",
+    owner_groups=("sales-analytics",),
+    viewer_groups=(),
+)
 DRIVER_CASES = {
     "redshift-password": (args(), {"psycopg2", "sqlalchemy_redshift"}),
     "redshift-iam": (args(warehouse=IAM), {"psycopg2", "sqlalchemy_redshift", "boto3"}),
     "local-postgres": (args(warehouse=LOCAL), {"psycopg2"}),
     "no-warehouse": (args(warehouse=None), {"psycopg2"}),
+    # Flask-AppBuilder's AUTH_OAUTH imports authlib, which the lean image lacks.
+    "oidc-sign-in": (args(sign_in=SIGN_IN), {"psycopg2", "sqlalchemy_redshift", "authlib"}),
 }
 
 
@@ -241,7 +253,7 @@ def test_every_uri_gets_its_driver_from_the_image_or_the_bootstrap(case):
 
 def _fake_uv(bin_dir: Path, log: Path, status: int = 0) -> None:
     """A `uv` that records its arguments and 'installs' each pinned package as an importable module."""
-    modules = {p.pin: p.module for p in [PSYCOPG2, REDSHIFT_DIALECT, *BOTO3]}
+    modules = {p.pin: p.module for p in [PSYCOPG2, REDSHIFT_DIALECT, *BOTO3, AUTHLIB]}
     script = bin_dir / "uv"
     script.write_text(
         f"#!{sys.executable}\n"

@@ -15,7 +15,7 @@ and the domain warehouse registered as a database connection, all without a secr
   password; a `DB_CONNECTION_MUTATOR` (configOverrides) adds WAREHOUSE_PASSWORD from the env when
   Superset opens a connection to that host as that user, and leaves every other database alone.
 - Drivers: the image (apache/superset 6.1.0, pinned with its contract in components/images.py) is
-  the lean one, without psycopg2, the Redshift dialect or boto3. `bootstrapScript`, which every
+  the lean one, without psycopg2, the Redshift dialect, boto3 or authlib (the OIDC sign-in). `bootstrapScript`, which every
   Superset container sources before it starts, installs exactly what its URIs need
   (`required_modules`), pinned and without dependencies (their own needs are the image's), with
   the image's `uv` for the image's interpreter into a private directory put on PYTHONPATH (the
@@ -82,6 +82,9 @@ BOTO3 = (
     PythonPackage("s3transfer==0.19.0", "s3transfer", ("botocore",)),
     PythonPackage("jmespath==1.0.1", "jmespath"),
 )
+# The platform's OIDC sign-in: Flask-AppBuilder imports authlib for AUTH_OAUTH (its `oauth` extra).
+# 1.6.x is the newest line that accepts the image's cryptography 44 (1.8 requires cryptography>=45.0.1).
+AUTHLIB = PythonPackage("authlib==1.6.12", "authlib", ("cryptography", "flask", "requests"))
 # The modules a SQLAlchemy URI's dialect and driver import.
 URI_MODULES = {"postgresql": (), "redshift": ("sqlalchemy_redshift",), "psycopg2": ("psycopg2",)}
 # The chart's metadata database URI (`database.driver` defaults to postgresql+psycopg2).
@@ -266,12 +269,14 @@ _REDIS = "$REDIS_HOST:$REDIS_PORT"
 
 
 def required_modules(args: SupersetArgs) -> set[str]:
-    """Python modules Superset's pods import for the URIs they open: the metadata DB, the warehouse,
-    and boto3 for IAM logins to the warehouse."""
+    """Python modules Superset's pods import for the URIs they open (the metadata DB, the warehouse),
+    boto3 for IAM logins to the warehouse, and authlib for the OIDC sign-in."""
     schemes = [METADATA_URI_SCHEME] + ([args.warehouse.uri.split("://", 1)[0]] if args.warehouse else [])
     modules = {m for scheme in schemes for part in scheme.split("+") for m in URI_MODULES[part]}
     if args.warehouse and args.warehouse.iam_workgroup:
         modules.add("boto3")
+    if args.sign_in:
+        modules.add("authlib")
     return modules
 
 
@@ -283,6 +288,8 @@ def drivers_needed(args: SupersetArgs) -> list[PythonPackage]:
         packages.append(REDSHIFT_DIALECT)
     if "boto3" in modules:
         packages += BOTO3
+    if "authlib" in modules:
+        packages.append(AUTHLIB)
     return packages
 
 
