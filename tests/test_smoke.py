@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import shlex
 import stat
 import sys
@@ -406,3 +407,17 @@ def test_kubectl_port_forward_reads_the_local_port_and_stops(kubectl: tuple[str,
 
 def test_readme_documents_the_smoke_command() -> None:
     assert "python -m platformctl smoke --stack" in (PROJECT_DIR / "README.md").read_text()
+
+
+def test_each_ui_probe_is_a_path_its_sign_in_gateway_lets_through(dev: smoke.Expectations) -> None:
+    # Otherwise the gateway would answer the probe with a redirect to sign-in, not the tool's health.
+    program = program_for("dev")
+    gateways = {
+        r.inputs["name"]: json.dumps(r.inputs["values"])
+        for r in program.of_type(RELEASE)
+        if r.inputs["chart"] == "oauth2-proxy"
+    }
+    for ui in dev.uis:
+        name = "datahub-oauth2-proxy" if ui.tool == "datahub" else f"{ui.namespace}-{ui.tool}-oauth2-proxy"
+        route = f"--skip-auth-route=GET=^{re.escape(ui.health_path)}$"
+        assert route in gateways[name].replace("\\\\", "\\"), (ui, name)
