@@ -326,3 +326,11 @@ def test_the_kept_aws_resources_carry_the_retired_tag_the_policy_pack_trusts(ret
     }
     assert all(r.retain_on_delete and r.inputs["tags"]["lifecycle"] == "retired" for r in tagged)
     assert not [r for r in program_for("prod").resources if (r.inputs.get("tags") or {}).get("lifecycle")]
+
+
+def test_retiring_previews_on_a_brand_new_stack(retired_dir: Path) -> None:
+    # Cluster and random outputs unknown: the kept resources still register, unprotected and retained.
+    preview = program_for("dev", domains_dir=retired_dir, preview=True)
+    kept = [r for r in _of_domain(preview, DOMAIN) if r.custom]
+    assert {r.type for r in kept} == RETAINED_TYPES
+    assert all((r.protect, r.retain_on_delete) == (False, True) for r in kept)
