@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint plan test-examples local local-down
+.PHONY: setup test lint plan scan test-examples local local-down
 
 setup:
 	$(PY) -m venv $(VENV)
@@ -12,6 +12,9 @@ setup:
 	# The policy pack pins its own protobuf/grpc, so it gets its own venv.
 	$(PY) -m venv policy/.venv
 	policy/.venv/bin/pip install --quiet -r policy/requirements.txt
+	# checkov pins packaging<24 (the program needs >=26): its own venv too (tests/test_scan.py).
+	$(PY) -m venv scan/.venv
+	scan/.venv/bin/pip install --quiet -r scan/requirements.txt
 
 lint:
 	$(BIN)/ruff check .
@@ -34,3 +37,7 @@ local:
 
 local-down:
 	$(BIN)/python -m platformctl.local down
+
+# checkov over a stack's objects and rendered releases, with scan/skips.yaml (also run by `make test`).
+scan:
+	$(BIN)/python -m platformctl.scan --stack $(or $(STACK),dev)

@@ -390,6 +390,7 @@ class DomainCatalogFeed(pulumi.ComponentResource):
             container=k8s.core.v1.ContainerArgs(
                 name="issue",
                 image=catalog.image,
+                image_pull_policy="Always",
                 command=["python", f"/scripts/{ISSUER_SCRIPT_KEY}"],
                 env=[
                     *(_env(k, v) for k, v in sorted(issuer_env.items())),
@@ -475,6 +476,7 @@ class DomainCatalogFeed(pulumi.ComponentResource):
                     container=k8s.core.v1.ContainerArgs(
                         name="register",
                         image=catalog.image,
+                        image_pull_policy="Always",
                         command=["python", "/registration/register.py"],
                         env=[
                             *token_env,
@@ -574,6 +576,7 @@ class DomainCatalogFeed(pulumi.ComponentResource):
                                 container=k8s.core.v1.ContainerArgs(
                                     name="ingest",
                                     image=catalog.image,
+                                    image_pull_policy="Always",
                                     command=["/bin/sh", "-c", script],
                                     env=env,
                                     volume_mounts=[

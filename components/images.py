@@ -29,10 +29,12 @@ class ImageContract:
     # DataHub ingestion images: the source plugins installed.
     datahub_sources: frozenset[str] = frozenset()
     source: str = ""
+    # The image index digest, next to the tag it was read for ("" where no public source gives it).
+    digest: str = ""
 
     @property
     def ref(self) -> str:
-        return f"{self.repository}:{self.tag}"
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
 
 # The official ingestion image at the app version of chart datahub 1.1.0 (global.datahub.version v1.7.0).
@@ -52,7 +54,9 @@ DATAHUB_INGESTION = ImageContract(
 POSTGRES_CLIENT = ImageContract(
     repository="postgres",
     tag="17.2-alpine",
-    executables=frozenset({"sh", "psql"}),
+    # The index digest BuildKit resolved for this tag in public build logs (docs/security.md, image digests).
+    digest="sha256:7e5df973a74872482e320dcbdeb055e178d6f42de0558b083892c50cda833c96",
+    executables=frozenset({"sh", "psql", "cat", "["}),
     source="docker-library/postgres 17/alpine: alpine (busybox sh), PostgreSQL client and server binaries on PATH",
 )
 

@@ -7,8 +7,10 @@ Creates, in the domain namespace:
 - a Job that creates each tool's role and database if missing and (re)sets the role's password.
   It is idempotent: re-running it (a replaced Job) changes nothing but passwords that changed.
 
-Invariants: passwords never appear in the Job spec, only `secretKeyRef`s; the Job runs as non-root
-with a read-only root filesystem and no capabilities; TLS is required when the server requires it.
+Invariants: passwords never appear in the Job spec or its environment: they are mounted as files
+(a projected volume of the Secrets, read by the script); the Job runs as a high non-root UID with a
+read-only root filesystem and no capabilities, from a digest-pinned image; TLS is required when the
+server requires it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from components.images import POSTGRES_CLIENT
 from components.interfaces import PostgresServer
 from components.workloads import hardened_container_security, hardened_pod_security
 
+# psql is a client: it runs as any UID (PGUSER names the login), so the Job uses a high one.
 PSQL_IMAGE = POSTGRES_CLIENT.ref
+RUN_AS_UID = 65532
+SECRETS_DIR = "/secrets"
 PASSWORD_KEY = "password"
 ADMIN_SECRET = "metadata-db-admin"
 
@@ -47,19 +52,24 @@ class DatabaseSpec:
     createdb: bool = False  # e.g. Airbyte's Temporal creates databases of its own
 
 
-def _password_var(tool: str) -> str:
-    return f"{tool.upper().replace('-', '_')}_PASSWORD"
+def password_file(tool: str) -> str:
+    """The file (under the secrets dir) holding `tool`'s password; `admin` is the server's admin password."""
+    return f"{tool}-password"
 
 
-def init_script(specs: list[DatabaseSpec]) -> str:
-    """The shell script the Job runs: one psql session per tool, stopping at the first error."""
-    lines = ["set -eu"]
+def init_script(specs: list[DatabaseSpec], secrets_dir: str = SECRETS_DIR) -> str:
+    """The shell script the Job runs: one psql session per tool, stopping at the first error.
+    Passwords are read from files, so they are in no pod spec and no container environment. Each is read
+    by a plain assignment (where `set -e` sees a failed `cat`) and must not be empty."""
+    lines = ["set -eu", f'PGPASSWORD="$(cat {secrets_dir}/{password_file("admin")})"', "export PGPASSWORD"]
     for spec in specs:
         createdb = "CREATEDB" if spec.createdb else "NOCREATEDB"
-        lines.append(
+        lines += [
+            f'pw="$(cat {secrets_dir}/{password_file(spec.tool)})"',
+            '[ -n "$pw" ]',
             f"psql -v ON_ERROR_STOP=1 -v role={db_name(spec.tool)} -v createdb={createdb} "
-            f'-v pw="${_password_var(spec.tool)}" <<' + "'SQL'" + f"{_SQL}SQL"
-        )
+            '-v pw="$pw" <<' + "'SQL'" + f"{_SQL}SQL",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -114,12 +124,14 @@ class MetadataDatabases(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(name="PGUSER", value=server.admin_user),
             k8s.core.v1.EnvVarArgs(name="PGDATABASE", value="postgres"),
             k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value=server.sslmode),
-            k8s.core.v1.EnvVarArgs(
-                name="PGPASSWORD",
-                value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=ADMIN_SECRET, key=PASSWORD_KEY)
-                ),
-            ),
+        ]
+        password_files = [
+            k8s.core.v1.VolumeProjectionArgs(
+                secret=k8s.core.v1.SecretProjectionArgs(
+                    name=ADMIN_SECRET,
+                    items=[k8s.core.v1.KeyToPathArgs(key=PASSWORD_KEY, path=password_file("admin"))],
+                )
+            )
         ]
         for spec in tools:
             tool = spec.tool
@@ -140,12 +152,12 @@ class MetadataDatabases(pulumi.ComponentResource):
                     opts=child,
                 )
             )
-            env.append(
-                k8s.core.v1.EnvVarArgs(
-                    name=_password_var(tool),
-                    value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=spec.password_key)
-                    ),
+            password_files.append(
+                k8s.core.v1.VolumeProjectionArgs(
+                    secret=k8s.core.v1.SecretProjectionArgs(
+                        name=secret_name,
+                        items=[k8s.core.v1.KeyToPathArgs(key=spec.password_key, path=password_file(tool))],
+                    )
                 )
             )
             self.databases[tool] = ToolDatabase(
@@ -171,13 +183,28 @@ class MetadataDatabases(pulumi.ComponentResource):
                         restart_policy="OnFailure",
                         service_account_name=service_account,
                         automount_service_account_token=False,
-                        security_context=hardened_pod_security(run_as_user=70),
+                        security_context=hardened_pod_security(run_as_user=RUN_AS_UID),
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(
+                                name="passwords",
+                                # Owner- and group-readable; fsGroup makes the pod's group own the files.
+                                projected=k8s.core.v1.ProjectedVolumeSourceArgs(
+                                    sources=password_files, default_mode=0o440
+                                ),
+                            )
+                        ],
                         containers=[
                             k8s.core.v1.ContainerArgs(
                                 name="init",
                                 image=PSQL_IMAGE,
                                 command=["/bin/sh", "-c", init_script(tools)],
+                                image_pull_policy="Always",
                                 env=env,
+                                volume_mounts=[
+                                    k8s.core.v1.VolumeMountArgs(
+                                        name="passwords", mount_path=SECRETS_DIR, read_only=True
+                                    )
+                                ],
                                 security_context=hardened_container_security(),
                                 resources=k8s.core.v1.ResourceRequirementsArgs(
                                     requests={"cpu": "50m", "memory": "64Mi"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,7 +18,15 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.interfaces import PostgresServer
-from components.metadata_db import DatabaseSpec, MetadataDatabases, init_script
+from components.metadata_db import (
+    PSQL_IMAGE,
+    RUN_AS_UID,
+    SECRETS_DIR,
+    DatabaseSpec,
+    MetadataDatabases,
+    init_script,
+    password_file,
+)
 from tests.harness import Program, Secret, run_function
 
 TOOLS = [
@@ -57,15 +66,28 @@ def test_one_secret_per_tool_plus_admin_all_secret(program: Program) -> None:
         assert isinstance(r.inputs["stringData"], Secret), f"{r.name} stringData must stay secret"
 
 
-def test_job_reads_passwords_only_from_secrets(program: Program) -> None:
+def test_job_reads_passwords_only_from_secret_files(program: Program) -> None:
     job = program.one("kubernetes:batch/v1:Job")
-    (container,) = job.inputs["spec"]["template"]["spec"]["containers"]
-    passwords = {e["name"]: e for e in container["env"] if e["name"].endswith("PASSWORD")}
-    assert set(passwords) == {"PGPASSWORD", "AIRBYTE_PASSWORD", "DAGSTER_PASSWORD", "SUPERSET_PASSWORD"}
-    for env in passwords.values():
-        assert "value" not in env and "secretKeyRef" in env["valueFrom"]
-    keys = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in passwords.values()}
-    assert keys["DAGSTER_PASSWORD"] == "postgresql-password" and keys["SUPERSET_PASSWORD"] == "password"
+    pod = job.inputs["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert not [e for e in container["env"] if "PASSWORD" in e["name"] or "valueFrom" in e]
+    (volume,) = pod["volumes"]
+    files = {
+        item["path"]: (source["secret"]["name"], item["key"])
+        for source in volume["projected"]["sources"]
+        for item in source["secret"]["items"]
+    }
+    assert files == {
+        "admin-password": ("metadata-db-admin", "password"),
+        "airbyte-password": ("airbyte-db", "password"),
+        "dagster-password": ("dagster-db", "postgresql-password"),
+        "superset-password": ("superset-db", "password"),
+    }
+    assert volume["projected"]["defaultMode"] == 0o440
+    (mount,) = container["volumeMounts"]
+    assert (mount["name"], mount["mountPath"], mount["readOnly"]) == ("passwords", SECRETS_DIR, True)
+    script = container["command"][-1]
+    assert all(f"{SECRETS_DIR}/{path}" in script for path in files)
     assert "admin-pw-value" not in str(job.inputs)
     assert {e["name"]: e.get("value") for e in container["env"]}["PGSSLMODE"] == "require"
     kubernetes_validate.validate(dict(job.inputs), "1.35.0", strict=True)
@@ -74,12 +96,14 @@ def test_job_reads_passwords_only_from_secrets(program: Program) -> None:
 def test_job_pod_is_restricted(program: Program) -> None:
     spec = program.one("kubernetes:batch/v1:Job").inputs["spec"]["template"]["spec"]
     assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] == RUN_AS_UID >= 10000
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (c,) = spec["containers"]
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert c["resources"]["limits"] and c["resources"]["requests"]
-    assert ":" in c["image"] and not c["image"].endswith(":latest")
+    assert c["image"] == PSQL_IMAGE and c["imagePullPolicy"] == "Always"
+    assert re.fullmatch(r"postgres:[\w.-]+@sha256:[0-9a-f]{64}", PSQL_IMAGE)
 
 
 def _pg_bin(name: str) -> str | None:
@@ -127,16 +151,48 @@ def postgres() -> Iterator[dict[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _as_job_user() -> list[str]:
+    """Run as the Job's UID, which has no passwd entry, as in the container (needs root here)."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", f"--reuid={RUN_AS_UID}", f"--regid={RUN_AS_UID}", "--clear-groups"]
+
+
+def _run_script(
+    script: str, env: dict[str, str], passwords: dict[str, str], folder: Path
+) -> subprocess.CompletedProcess:
+    folder.mkdir(exist_ok=True)
+    os.chmod(folder.parent, 0o755)
+    os.chmod(folder, 0o755)
+    for name, value in passwords.items():
+        path = folder / password_file(name)
+        path.write_text(value)
+        os.chmod(path, 0o444)
+    command = [*_as_job_user(), "sh", "-c", script]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    return subprocess.run(command, env={**clean, **env}, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def secrets() -> Iterator[Path]:
+    """A folder the Job's UID can read (pytest's tmp_path is private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="dp-pg-secrets-"))
+    try:
+        yield folder / "secrets"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _psql(env: dict[str, str], sql: str) -> str:
     out = subprocess.run(["psql", "-XAtc", sql], env={**os.environ, **env}, check=True, capture_output=True, text=True)
     return out.stdout.strip()
 
 
-def test_init_script_is_idempotent_on_a_real_postgres(postgres: dict[str, str]) -> None:
-    script = init_script(TOOLS)
-    env = {**postgres, "AIRBYTE_PASSWORD": "a1", "DAGSTER_PASSWORD": "d1", "SUPERSET_PASSWORD": "s1"}
+def test_init_script_is_idempotent_on_a_real_postgres(postgres: dict[str, str], secrets: Path) -> None:
+    script = init_script(TOOLS, str(secrets))
+    passwords = {"admin": "unused-with-trust-auth", "airbyte": "a1", "dagster": "d1", "superset": "s1"}
     for _ in range(2):
-        done = subprocess.run(["sh", "-c", script], env={**os.environ, **env}, capture_output=True, text=True)
+        done = _run_script(script, postgres, passwords, secrets)
         assert done.returncode == 0, done.stderr
     createdb = _psql(
         postgres,
@@ -149,18 +205,27 @@ def test_init_script_is_idempotent_on_a_real_postgres(postgres: dict[str, str]) 
     )
     assert dbs == "airbyte:airbyte,dagster:dagster,superset:superset"
     # A changed password is applied on the next run; the role and database stay.
-    env["DAGSTER_PASSWORD"] = "d2"
-    subprocess.run(["sh", "-c", script], env={**os.environ, **env}, check=True, capture_output=True)
+    before = _psql(postgres, "SELECT rolpassword FROM pg_authid WHERE rolname = 'dagster'")
+    done = _run_script(script, postgres, {**passwords, "dagster": "d2"}, secrets)
+    assert done.returncode == 0, done.stderr
     hashed = _psql(postgres, "SELECT rolpassword FROM pg_authid WHERE rolname = 'dagster'")
-    assert hashed.startswith("SCRAM-SHA-256$") or hashed.startswith("md5")
+    assert hashed != before and (hashed.startswith("SCRAM-SHA-256$") or hashed.startswith("md5"))
     assert _psql(postgres, "SELECT has_database_privilege('public', 'dagster', 'CONNECT')") == "f"
 
 
-def test_init_script_fails_loudly_on_error(postgres: dict[str, str]) -> None:
-    bad = {**postgres, "PGDATABASE": "does_not_exist", "DAGSTER_PASSWORD": "x"}
+def test_init_script_fails_loudly_on_error(postgres: dict[str, str], secrets: Path) -> None:
+    bad = {**postgres, "PGDATABASE": "does_not_exist"}
     started = time.monotonic()
-    done = subprocess.run(
-        ["sh", "-c", init_script([DatabaseSpec("dagster")])], env={**os.environ, **bad}, capture_output=True
+    done = _run_script(
+        init_script([DatabaseSpec("dagster")], str(secrets)), bad, {"admin": "x", "dagster": "x"}, secrets
     )
     assert done.returncode != 0
     assert time.monotonic() - started < 10
+
+
+def test_init_script_fails_without_its_password_file(postgres: dict[str, str], secrets: Path) -> None:
+    done = _run_script(init_script([DatabaseSpec("dagster")], str(secrets)), postgres, {"admin": "x"}, secrets)
+    assert done.returncode != 0 and "dagster-password" in done.stderr
+    assert "clearing password" not in done.stderr
+    empty = _run_script(init_script([DatabaseSpec("dagster")], str(secrets)), postgres, {"dagster": ""}, secrets)
+    assert empty.returncode != 0 and "clearing password" not in empty.stderr

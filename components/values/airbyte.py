@@ -126,6 +126,8 @@ def airbyte_values(args: AirbyteArgs) -> dict[str, Any]:
     component_settings = {
         name: {
             "enabled": True,
+            # Always: the kubelet re-checks the registry (and pull credentials) for the tag at each start.
+            "image": {"pullPolicy": "Always"},
             "containerSecurityContext": container_security_context(_UID, _UID),
             "podSecurityContext": {"fsGroup": _UID},
             "resources": (args.resources or limits) if name in _SCALED else (args.support_resources or limits),

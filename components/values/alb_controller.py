@@ -11,6 +11,8 @@ from typing import Any
 
 from components.values.common import RUNTIME_DEFAULT_SECCOMP, resources
 
+NONROOT_UID = 65532
+
 
 def alb_controller_values(
     *, cluster_name: str, region: str, vpc_id: str, service_account: str, replicas: int = 2
@@ -28,10 +30,15 @@ def alb_controller_values(
         "replicaCount": replicas,
         # The chart creates the ServiceAccount under a fixed name: the Pod Identity association names it.
         "serviceAccount": {"create": True, "name": service_account},
+        # Always: the kubelet re-checks the registry for the tag at each start.
+        "image": {"pullPolicy": "Always"},
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "runAsNonRoot": True,
+            # A static Go binary on EKS Distro's minimal nonroot base, whose user is 65532: any UID runs it.
+            "runAsUser": NONROOT_UID,
+            "runAsGroup": NONROOT_UID,
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": dict(RUNTIME_DEFAULT_SECCOMP),
         },

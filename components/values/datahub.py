@@ -166,6 +166,10 @@ def _search(args: DatahubArgs) -> dict[str, Any]:
     return {"host": PREREQUISITES_OPENSEARCH_HOST, "port": "9200", "useSSL": "false"}
 
 
+# The kubelet re-checks the registry (and pull credentials) for the tag at each start.
+_PULL_ALWAYS = {"pullPolicy": "Always"}
+
+
 def _workload(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, Any]:
     return {
         "podSecurityContext": pod_security_context(_UID, _UID),
@@ -209,6 +213,7 @@ def datahub_values(args: DatahubArgs) -> dict[str, Any]:
             "enabled": True,
             # The chart default is a LoadBalancer; only the stack's Ingress exposes DataHub.
             "service": {"type": "ClusterIP"},
+            "image": dict(_PULL_ALWAYS),
             **_sized(_workload("500m", "2Gi", "2", "3Gi"), args, "gms"),
         },
         "datahub-frontend": {
@@ -217,13 +222,18 @@ def datahub_values(args: DatahubArgs) -> dict[str, Any]:
             "ingress": {"enabled": False},
             "authCookies": {"secure": "true" if args.secure_cookies else "false"},
             **_frontend_sign_in(args.sign_in),
+            "image": dict(_PULL_ALWAYS),
             "extraVolumes": [{"name": _USERS_VOLUME, "secret": {"secretName": args.users_secret}}],
             "extraVolumeMounts": [
                 {"name": _USERS_VOLUME, "mountPath": _USER_PROPS_PATH, "subPath": "user.props", "readOnly": True}
             ],
             **_sized(_workload("250m", "1Gi", "1", "1536Mi"), args, "frontend"),
         },
-        "acryl-datahub-actions": {"enabled": True, **_sized(_workload("250m", "512Mi", "1", "1Gi"), args, "actions")},
+        "acryl-datahub-actions": {
+            "enabled": True,
+            "image": dict(_PULL_ALWAYS),
+            **_sized(_workload("250m", "512Mi", "1", "1Gi"), args, "actions"),
+        },
         "datahubSystemUpdate": {
             "serviceAccount": {"create": False, "name": args.operator_service_account, "rbac": True},
             **_sized(_workload("250m", "1Gi", "1", "2Gi"), args, "systemUpdate"),
