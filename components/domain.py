@@ -104,7 +104,18 @@ def guardrails_args(domain: Domain, foundation: Foundation) -> GuardrailsArgs:
         private_egress=allow.private_egress,
         catalog_namespace=CATALOG_NAMESPACE,
         extra_labels={"dataplatform.io/team": domain.owners.team},
+        pss_enforce=pss_enforce_level(domain),
     )
+
+
+# Tools whose pods are not proven to pass Pod Security `restricted` (docs/security.md): Dagster and Superset
+# are not rendered offline, and Airbyte's launcher starts connector pods as root unless rootless workloads
+# are on. A namespace without them runs only the platform's Jobs, which the render check proves restricted.
+NOT_RESTRICTED_TOOLS = frozenset({"dagster", "airbyte", "superset"})
+
+
+def pss_enforce_level(domain: Domain) -> str:
+    return "baseline" if NOT_RESTRICTED_TOOLS & set(enabled_tools(domain)) else "restricted"
 
 
 def ui_ports(domain: Domain) -> list[int]:

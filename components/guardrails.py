@@ -1,8 +1,8 @@
 """NamespaceGuardrails: a namespace that workloads cannot escape.
 
 Creates:
-- the Namespace, labelled with Pod Security levels (enforce baseline, warn and audit restricted) and
-  the owner label `dataplatform.io/domain`;
+- the Namespace, labelled with Pod Security levels (enforce `pss_enforce`: baseline, or restricted where
+  every workload is proven to pass it; warn and audit restricted) and the owner label `dataplatform.io/domain`;
 - a ResourceQuota (requests, limits, pods; no LoadBalancer or NodePort Services: UIs go through Ingress)
   and a LimitRange giving containers that set nothing a default request and limit;
 - NetworkPolicies: default deny in both directions, then explicit allows: traffic inside the
@@ -23,6 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 PSS_VERSION = "latest"
+PSS_ENFORCE_LEVELS = ("baseline", "restricted")
 OWNER_LABEL = "dataplatform.io/domain"
 
 
@@ -70,6 +71,12 @@ class GuardrailsArgs:
     # (namespace, TCP ports) pairs pods may call: in-cluster data services such as a local MinIO.
     egress_namespaces: tuple[tuple[str, tuple[int, ...]], ...] = ()
     extra_labels: dict[str, str] = field(default_factory=dict)
+    # The enforced Pod Security level: "restricted" only where every workload passes it (the render check proves it).
+    pss_enforce: str = "baseline"
+
+    def __post_init__(self) -> None:
+        if self.pss_enforce not in PSS_ENFORCE_LEVELS:
+            raise ValueError(f"pss_enforce must be one of {PSS_ENFORCE_LEVELS} (got {self.pss_enforce!r})")
 
 
 def _tcp(ports: tuple[int, ...]) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
@@ -89,7 +96,7 @@ class NamespaceGuardrails(pulumi.ComponentResource):
                 labels={
                     **args.extra_labels,
                     OWNER_LABEL: args.owner,
-                    "pod-security.kubernetes.io/enforce": "baseline",
+                    "pod-security.kubernetes.io/enforce": args.pss_enforce,
                     "pod-security.kubernetes.io/enforce-version": PSS_VERSION,
                     "pod-security.kubernetes.io/warn": "restricted",
                     "pod-security.kubernetes.io/warn-version": PSS_VERSION,

@@ -486,4 +486,4 @@ def render_into(program: Program, out_dir: Path) -> list[str]:
         f"{r.release.namespace}/{r.release.name}: {line}"
         for r in reports
         for line in [*r.result.errors, *(str(f) for f in r.findings)]
-    ]
+    ] + [f"pod security: {f}" for f in render.pss_restricted_findings(program, reports)]

@@ -414,6 +414,45 @@ def render_program(
     return reports
 
 
+PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+def restricted_namespaces(program: Program) -> list[str]:
+    """The namespaces the program creates with Pod Security enforce `restricted`."""
+    return sorted(
+        o["metadata"]["name"]
+        for o in k8s_manifests(program)
+        if o.get("kind") == "Namespace"
+        and ((o.get("metadata") or {}).get("labels") or {}).get(PSS_ENFORCE) == "restricted"
+    )
+
+
+def pss_restricted_findings(program: Program, reports: Iterable[RenderReport]) -> list[rendered_checks.Finding]:
+    """Proof per namespace that enforces `restricted`: every workload in it, created directly or rendered from a
+    release, passes the profile, and every release installed into it was rendered (else it is unproven)."""
+    version = cluster_version(program)
+    direct = k8s_manifests(program)
+    reports = list(reports)
+    findings: list[rendered_checks.Finding] = []
+    for namespace in restricted_namespaces(program):
+        members = [r for r in reports if r.release.namespace == namespace]
+        findings += [
+            rendered_checks.Finding(
+                "pss-restricted", f"Namespace {namespace}", f"release {r.release.name} not rendered: cannot prove it"
+            )
+            for r in members
+            if r.result.status != "rendered" or r.result.missing_dependencies
+        ]
+        objects = [o for r in members for o in r.result.manifests if _namespace_of(o, namespace) == namespace]
+        objects += [o for o in direct if _namespace_of(o, "") == namespace]
+        findings += [
+            rendered_checks.Finding("pss-restricted", rendered_checks.ref(o, namespace), v)
+            for o in objects
+            for v in rendered_checks.pss_restricted_violations(o, version)
+        ]
+    return findings
+
+
 def _by_namespace(reports: Iterable[RenderReport]) -> dict[str, list[RenderReport]]:
     out: dict[str, list[RenderReport]] = {}
     for r in reports:

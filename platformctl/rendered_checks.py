@@ -196,6 +196,50 @@ def pss_findings(objects: Iterable[dict[str, Any]], version: str, namespace: str
     ]
 
 
+# ---- (b') Pod Security Standards: restricted ----------------------------------------------------
+
+RESTRICTED_VOLUME_TYPES = frozenset(
+    ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"]
+)
+_SECCOMP_OK = ("RuntimeDefault", "Localhost")
+
+
+def pss_restricted_violations(obj: dict[str, Any], version: str) -> list[str]:
+    """Violations of the PSS restricted profile: the baseline's, plus volume types, privilege escalation,
+    non-root, seccomp and capabilities, as the Pod Security admission controller checks them."""
+    spec = pod_spec(obj)
+    if spec is None:
+        return []
+    out = pss_baseline_violations(obj, version)
+    psc = spec.get("securityContext") or {}
+    for vol in spec.get("volumes") or []:
+        kinds = set(vol) - {"name"}
+        if not kinds <= RESTRICTED_VOLUME_TYPES:
+            out.append(f"volume {vol.get('name')} is a {sorted(kinds - RESTRICTED_VOLUME_TYPES)[0]}")
+    if psc.get("runAsUser") == 0:
+        out.append("pod runAsUser 0")
+    for kind, c in containers(spec):
+        where = f"{kind} {c.get('name')}"
+        sc = c.get("securityContext") or {}
+        if sc.get("allowPrivilegeEscalation") is not False:
+            out.append(f"{where}: allowPrivilegeEscalation is not false")
+        non_root = sc.get("runAsNonRoot", psc.get("runAsNonRoot"))
+        if non_root is not True:
+            out.append(f"{where}: runAsNonRoot is not true")
+        if sc.get("runAsUser") == 0:
+            out.append(f"{where}: runAsUser 0")
+        seccomp = (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+        if seccomp not in _SECCOMP_OK:
+            out.append(f"{where}: seccompProfile is not RuntimeDefault or Localhost")
+        caps = sc.get("capabilities") or {}
+        if "ALL" not in (caps.get("drop") or []):
+            out.append(f"{where}: capabilities do not drop ALL")
+        added = set(caps.get("add") or []) - {"NET_BIND_SERVICE"}
+        if added:
+            out.append(f"{where}: adds capabilities {sorted(added)}")
+    return out
+
+
 # ---- (c) quota fit ------------------------------------------------------------------------------
 
 _RESOURCES = ("cpu", "memory")

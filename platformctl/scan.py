@@ -279,7 +279,9 @@ def scan(objects: Iterable[tuple[Scanned, dict[str, Any]]], *, keep: Path | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m platformctl.scan", description="checkov over the rendered platform.")
+    parser = argparse.ArgumentParser(
+        prog="python -m platformctl.scan", description="checkov over the rendered platform."
+    )
     parser.add_argument("--stack", action="append", required=True, help="stack name (repeatable)")
     parser.add_argument("--published", action="store_true", help="render the published charts (needs network)")
     parser.add_argument("--out", type=Path, help="keep the scanned files here")

@@ -1,0 +1,115 @@
+"""Pod Security `restricted` per namespace: enforced only where the render check proves every workload passes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.domain import NOT_RESTRICTED_TOOLS
+from platformctl import render
+from platformctl.render import RenderReport, RenderResult, charts_src_dir, pss_restricted_findings
+from platformctl.rendered_checks import pss_restricted_violations
+from platformctl.validate import HelmRelease
+from tests.harness import Program, program_for
+from tests.requires import require
+from tests.test_domain_stack import sample, write_domains
+
+VERSION = "1.35"
+GOOD_POD: dict[str, Any] = {
+    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    "containers": [
+        {
+            "name": "app",
+            "image": "ghcr.io/example-org/app:1.0.0",
+            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        }
+    ],
+    "volumes": [{"name": "tmp", "emptyDir": {}}],
+}
+
+
+def job(pod: dict[str, Any], namespace: str = "jobsonly") -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j", "namespace": namespace},
+        "spec": {"template": {"spec": pod}},
+    }
+
+
+def test_restricted_profile_catches_what_baseline_allows() -> None:
+    assert pss_restricted_violations(job(GOOD_POD), VERSION) == []
+    container = GOOD_POD["containers"][0]
+    cases = {
+        "allowPrivilegeEscalation": {
+            **GOOD_POD,
+            "containers": [{**container, "securityContext": {"capabilities": {"drop": ["ALL"]}}}],
+        },
+        "runAsNonRoot": {**GOOD_POD, "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}},
+        "seccompProfile": {**GOOD_POD, "securityContext": {"runAsNonRoot": True}},
+        "drop ALL": {
+            **GOOD_POD,
+            "containers": [{**container, "securityContext": {"allowPrivilegeEscalation": False}}],
+        },
+        "adds capabilities": {
+            **GOOD_POD,
+            "containers": [
+                {
+                    **container,
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"], "add": ["NET_RAW"]},
+                    },
+                }
+            ],
+        },
+        "is a gitRepo": {**GOOD_POD, "volumes": [{"name": "src", "gitRepo": {"repository": "x"}}]},
+        "runAsUser 0": {**GOOD_POD, "securityContext": {**GOOD_POD["securityContext"], "runAsUser": 0}},
+    }
+    for expected, pod in cases.items():
+        violations = pss_restricted_violations(job(pod), VERSION)
+        assert any(expected in v for v in violations), (expected, violations)
+
+
+@pytest.fixture(scope="module")
+def jobs_only(tmp_path_factory: pytest.TempPathFactory) -> Program:
+    """dev with a domain that runs none of Dagster, Airbyte and Superset: only the platform's Jobs."""
+    doc = sample("sales") | {"name": "jobsonly"}
+    for tool in NOT_RESTRICTED_TOOLS:
+        doc["tools"].setdefault(tool, {})["enabled"] = False
+    return program_for("dev", domains_dir=write_domains(tmp_path_factory.mktemp("pss") / "domains", {"jobsonly": doc}))
+
+
+def test_only_a_namespace_without_unproven_tools_enforces_restricted(jobs_only: Program) -> None:
+    assert render.restricted_namespaces(jobs_only) == ["jobsonly"]
+    for stack in ("dev", "prod"):
+        # The sample domains run Dagster, Airbyte and Superset; the platform namespace runs DataHub's prerequisites.
+        assert render.restricted_namespaces(program_for(stack)) == []
+
+
+def test_render_check_proves_the_restricted_namespace(jobs_only: Program, tmp_path: Path) -> None:
+    require(charts_src_dir() / "datahub-1.1.0", "the shared chart sources (../shared/charts/src)")
+    reports = render.render_program(jobs_only, tmp_path)
+    workloads = [
+        o
+        for o in render.k8s_manifests(jobs_only)
+        if o["metadata"].get("namespace") == "jobsonly" and o["kind"] in ("Job", "CronJob")
+    ]
+    assert len(workloads) >= 2  # the metadata-DB init Job, the registration Job, the ingestion CronJob
+    assert pss_restricted_findings(jobs_only, reports) == []
+
+
+def test_render_check_reports_a_workload_that_breaks_restricted(jobs_only: Program) -> None:
+    bad = job({**GOOD_POD, "securityContext": {"runAsNonRoot": True}})
+    release = HelmRelease("extra", "jobsonly", "extra", "1.0.0", "https://example.org", {}, "extra")
+    rendered = RenderReport(release, RenderResult("extra", "1.0.0", "extra", "jobsonly", "rendered", manifests=[bad]))
+    unrendered = RenderReport(
+        release._replace(name="other"), RenderResult("other", "1.0.0", "other", "jobsonly", "not rendered")
+    )
+    findings = pss_restricted_findings(jobs_only, [rendered, unrendered])
+    assert {(f.object, f.message) for f in findings} == {
+        ("Job jobsonly/j", "containers app: seccompProfile is not RuntimeDefault or Localhost"),
+        ("Namespace jobsonly", "release other not rendered: cannot prove it"),
+    }
