@@ -76,9 +76,10 @@ def test_restricted_profile_catches_what_baseline_allows() -> None:
 @pytest.fixture(scope="module")
 def jobs_only(tmp_path_factory: pytest.TempPathFactory) -> Program:
     """dev with a domain that runs none of Dagster, Airbyte and Superset: only the platform's Jobs."""
-    doc = sample("sales") | {"name": "jobsonly"}
+    doc: dict[str, Any] = sample("sales") | {"name": "jobsonly"}
+    tools: dict[str, Any] = doc["tools"]
     for tool in NOT_RESTRICTED_TOOLS:
-        doc["tools"].setdefault(tool, {})["enabled"] = False
+        tools.setdefault(tool, {})["enabled"] = False
     return program_for("dev", domains_dir=write_domains(tmp_path_factory.mktemp("pss") / "domains", {"jobsonly": doc}))
 
 
