@@ -908,6 +908,25 @@ def _rds_resilience(res: Res, ctx: Ctx) -> Iterator[str]:
 
 
 @resource_rule(
+    "rds-maintained",
+    "RDS instances take automatic minor version upgrades (RDS.13, CKV_AWS_226) and export the engine log to CloudWatch Logs "
+    "(CKV_AWS_129), so security patches land and database logs outlive the instance.",
+    RDS_INSTANCE,
+    dev=MANDATORY,
+    prod=MANDATORY,
+)
+def _rds_maintained(res: Res, ctx: Ctx) -> Iterator[str]:
+    p = res.props
+    upgrades = p.get("autoMinorVersionUpgrade")
+    # The provider defaults autoMinorVersionUpgrade to true; only an explicit false turns it off.
+    if upgrades is not UNKNOWN and upgrades is not None and not _true(upgrades):
+        yield "autoMinorVersionUpgrade must be true"
+    exports = p.get("enabledCloudwatchLogsExports")
+    if exports is not UNKNOWN and not _list(exports):
+        yield "enabledCloudwatchLogsExports must name the engine log (postgresql)"
+
+
+@resource_rule(
     "redshift-namespace-cmk",
     "Redshift Serverless namespaces are encrypted with a customer KMS key (CKV_AWS_282).",
     ("aws:redshiftserverless/namespace:Namespace",),

@@ -434,6 +434,21 @@ CASES: dict[str, Case] = {
         environment="dev",
         also_failing=[[r("aws:rds/instance:Instance", {})]],
     ),
+    "rds-maintained": Case(
+        [
+            r(
+                "aws:rds/instance:Instance",
+                {"autoMinorVersionUpgrade": False, "enabledCloudwatchLogsExports": ["postgresql"]},
+            )
+        ],
+        [
+            r(
+                "aws:rds/instance:Instance",
+                {"autoMinorVersionUpgrade": True, "enabledCloudwatchLogsExports": ["postgresql"]},
+            )
+        ],
+        also_failing=[[r("aws:rds/instance:Instance", {"autoMinorVersionUpgrade": True})]],
+    ),
     "rds-resilience": Case(
         [
             r(
@@ -883,6 +898,8 @@ def _aws_world(env: str, good: bool) -> Callable[[], None]:
             skip_final_snapshot=not good,
             final_snapshot_identifier="db-final",
             multi_az=good,
+            auto_minor_version_upgrade=good,
+            enabled_cloudwatch_logs_exports=["postgresql"] if good else None,
             opts=keep,
         )
         aws.redshiftserverless.Namespace("wh", namespace_name="wh", kms_key_id=key.arn if good else None, opts=keep)
@@ -1094,7 +1111,7 @@ CONTROLLED = {
     "aws:kms/key:Key": {"kms-key-rotation", "kms-no-wildcard-principal", "kms-deletion-window"},
     "aws:iam/role:Role": {"iam-trust-scoped", "iam-no-wildcard-admin"},
     "aws:iam/rolePolicy:RolePolicy": {"iam-no-wildcard-admin"},
-    "aws:rds/instance:Instance": {"rds-encrypted-private", "rds-resilience"},
+    "aws:rds/instance:Instance": {"rds-encrypted-private", "rds-resilience", "rds-maintained"},
     "aws:redshiftserverless/namespace:Namespace": {"redshift-namespace-cmk"},
     "aws:redshiftserverless/workgroup:Workgroup": {"redshift-workgroup-private"},
     "aws:ec2/vpc:Vpc": {"vpc-flow-logs", "vpc-default-sg-closed"},
