@@ -31,7 +31,8 @@ CLIENT_ID_KEY = "client-id"
 CLIENT_SECRET_KEY = "client-secret"
 COOKIE_SECRET_KEY = "cookie-secret"
 CALLBACK_PATH = "/oauth2/callback"
-_UID = 2000  # the chart's default runAsUser
+# A static Go binary on distroless nonroot (user 65532): any UID runs it; a high one avoids host UID clashes.
+_UID = 65532
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,15 @@ def oauth2_proxy_values(args: GatewayArgs) -> dict[str, Any]:
         "service": {"type": "ClusterIP", "portNumber": SERVICE_PORT},
         # The proxy never calls the Kubernetes API.
         "serviceAccount": {"enabled": True, "automountServiceAccountToken": False},
+        # Always: the kubelet re-checks the registry for the tag at each start.
+        "image": {"pullPolicy": "Always"},
+        "podSecurityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": _UID,
+            "runAsGroup": _UID,
+            "fsGroup": _UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "securityContext": {
             "enabled": True,
             "allowPrivilegeEscalation": False,
