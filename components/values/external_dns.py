@@ -40,4 +40,6 @@ def external_dns_values(
         "domainFilters": [domain],
         "extraArgs": [f"--zone-id-filter={zone_id}"],
         "resources": resources("50m", "64Mi", cpu_limit="200m", memory_limit="256Mi"),
+        # Always: the kubelet re-checks the registry for the tag at each start.
+        "image": {"pullPolicy": "Always"},
     }
