@@ -701,6 +701,55 @@ class Tools(StrictModel):
         return ingestion.model_copy(update={"sources": sources.model_copy(update=resolved)})
 
 
+# ---------------------------------------------------------------- cost assumptions and budget
+
+# Defaults of the usage the estimate assumes (docs/cost.md); a domain overrides them in `cost:`.
+DEFAULT_WAREHOUSE_HOURS_PER_DAY = 2
+DEFAULT_ZONE_GB = 50
+DEFAULT_NAT_GB_PER_MONTH = 20
+DEFAULT_LOGS_GB_PER_MONTH = 2
+
+
+class CostAssumptions(StrictModel):
+    """Usage the monthly cost estimate assumes for this domain. It changes no resource."""
+
+    warehouse_active_hours_per_day: float = Field(
+        default=DEFAULT_WAREHOUSE_HOURS_PER_DAY,
+        ge=0,
+        le=24,
+        description="Hours per day the Redshift Serverless workgroup runs queries at its base capacity (0-24).",
+    )
+    lake_gb_per_zone: dict[ZoneName, float] = Field(
+        default_factory=dict,
+        description=f"Average GB stored per lake zone (S3 Standard GB-month); zones not listed assume {DEFAULT_ZONE_GB}.",
+    )
+    nat_gb_per_month: float = Field(
+        default=DEFAULT_NAT_GB_PER_MONTH,
+        ge=0,
+        description="GB per month the domain's pods send or receive through the NAT gateways (SaaS sources, APIs).",
+    )
+    logs_gb_per_month: float = Field(
+        default=DEFAULT_LOGS_GB_PER_MONTH,
+        ge=0,
+        description="GB per month of CloudWatch Logs the domain's database and warehouse ingest.",
+    )
+
+    @field_validator("lake_gb_per_zone")
+    @classmethod
+    def _non_negative(cls, gb: dict[str, float]) -> dict[str, float]:
+        _fail(((zone,), "must be a number of GB >= 0", value) for zone, value in gb.items() if value < 0)
+        return gb
+
+    def zone_gb(self, zone: str) -> float:
+        return self.lake_gb_per_zone.get(zone, DEFAULT_ZONE_GB)
+
+
+class Budget(StrictModel):
+    """What the domain may cost per month; the plan check fails when the estimate exceeds it."""
+
+    monthly_usd: float = Field(gt=0, description="Monthly budget in USD, compared with the domain's estimate.")
+
+
 # ---------------------------------------------------------------- governance and the domain
 
 
@@ -768,6 +817,11 @@ class Domain(StrictModel):
     )
     access: Access = Field(default_factory=_from_yaml, description="IdP groups that may use the domain's UIs.")
 
+    cost: CostAssumptions = Field(
+        default_factory=_from_yaml, description="Usage assumptions of the cost estimate (docs/cost.md)."
+    )
+    budget: Budget | None = Field(default=None, description="Monthly budget; the plan check fails above it.")
+
     @property
     def owners_group(self) -> str:
         return self.access.owners_group or self.owners.team
@@ -817,6 +871,15 @@ class Domain(StrictModel):
                 problems.append(((i,), "is listed twice", ref))
         _fail(problems)
         return consumes
+
+    @model_validator(mode="after")
+    def _cost_zones_exist(self) -> Domain:
+        _fail(
+            (("cost", "lakeGbPerZone", zone), f"is not a lake zone of this domain ({', '.join(self.lake.zones)})", zone)
+            for zone in self.cost.lake_gb_per_zone
+            if zone not in self.lake.zones
+        )
+        return self
 
     @model_validator(mode="after")
     def _tools_fit_quota(self) -> Domain:

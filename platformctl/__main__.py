@@ -1,15 +1,17 @@
 """platformctl: offline tooling for the data platform.
 
     python -m platformctl plan --stack dev [--out plan-out/dev] [--domains-dir DIR] [--render]
+    python -m platformctl cost --stack dev [--domains-dir DIR] [--format text|json]
     python -m platformctl diff BASE HEAD [--format text|markdown]
     python -m platformctl offboard DOMAIN --stack prod [--state STATE.json | --account-id ID] [--dry-run]
     python -m platformctl smoke --stack dev [--context CTX] [--timeout 20]
 
 `plan` runs the program under Pulumi mocks (no credentials, no Pulumi CLI) and writes plan.json,
-Helm values and Kubernetes manifests; `diff` compares two plans (files or plan directories) per
-domain; `offboard` prints what retiring a domain deletes and keeps and writes domains/retired/<name>.yaml
-(docs/runbooks/offboarding.md); `smoke` checks a deployed stack from the current kubeconfig
-(platformctl/smoke.py).
+Helm values and Kubernetes manifests, with the monthly cost estimate in plan.json; it fails when a
+domain's estimate exceeds its budget. `cost` prints the estimate alone (docs/cost.md). `diff`
+compares two plans (files or plan directories) per domain, cost included; `offboard` prints what
+retiring a domain deletes and keeps and writes domains/retired/<name>.yaml (docs/runbooks/offboarding.md);
+`smoke` checks a deployed stack from the current kubeconfig (platformctl/smoke.py).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from pathlib import Path
 
 import pulumi
 
+from platformctl import cost, plan
 from platformctl import diff as plan_diff
 from platformctl import offboard as offboarding
-from platformctl import plan, smoke
+from platformctl import smoke
 from platformctl.simulate import run_program
 
 
@@ -35,17 +38,43 @@ def _plan(args: argparse.Namespace) -> int:
         # Config errors already name the file and field; a traceback would only hide them.
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    document = plan.write_plan(program, out)
+    estimate = None
+    if cost.region_of(program) is not None:
+        try:
+            estimate = cost.estimate_stack(program, domains_dir=domains_dir)
+        except (cost.CostError, pulumi.RunError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    document = plan.write_plan(program, out, cost=estimate.to_dict() if estimate else None)
     if not args.quiet:
         print(plan.format_summary(document))
+        if estimate:
+            print("\n" + cost.format_text(estimate))
     print(f"\nwrote {out / 'plan.json'} ({len(document['resources'])} resources)", file=sys.stderr)
+    breaches = estimate.breaches() if estimate else []
+    for breach in breaches:
+        print(f"error: budget exceeded: {breach}", file=sys.stderr)
     if args.render:
         findings = plan.render_into(program, out)
         for line in findings:
             print(f"render: {line}", file=sys.stderr)
         print(f"rendered Helm releases into {out / 'rendered'}: {len(findings)} finding(s)", file=sys.stderr)
-        return 1 if findings else 0
-    return 0
+        return 1 if findings or breaches else 0
+    return 1 if breaches else 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    domains_dir = Path(args.domains_dir).resolve() if args.domains_dir else None
+    try:
+        program = run_program(args.stack, domains_dir=domains_dir)
+        text, estimate = cost.main_cost(program, domains_dir, args.format)
+    except (pulumi.RunError, FileNotFoundError, cost.CostError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(text)
+    for breach in estimate.breaches():
+        print(f"error: budget exceeded: {breach}", file=sys.stderr)
+    return 1 if estimate.breaches() else 0
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -89,7 +118,7 @@ def _smoke(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m platformctl",
-        description="Tooling for the data platform: offline plan, diff and offboarding; smoke check of a deployed stack.",
+        description="Tooling for the data platform: offline plan, cost, diff and offboarding; smoke check of a deployed stack.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -104,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--quiet", action="store_true", help="write the files, print no summary")
     p.set_defaults(func=_plan)
+
+    c = commands.add_parser("cost", help="monthly cost estimate per domain (offline, committed prices)")
+    c.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
+    c.add_argument("--domains-dir", help="domain files folder (default domains/)")
+    c.add_argument("--format", choices=["text", "json"], default="text")
+    c.set_defaults(func=_cost)
 
     d = commands.add_parser("diff", help="per-domain change summary between two plans")
     d.add_argument("base", help="base plan.json or plan directory")

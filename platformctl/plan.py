@@ -354,8 +354,8 @@ def _summary(
     }
 
 
-def build_plan(program: Program) -> dict[str, Any]:
-    """The plan document for `program`: plain JSON-able data, secrets masked."""
+def build_plan(program: Program, cost: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The plan document for `program`: plain JSON-able data, secrets masked, with its cost estimate if given."""
     domain_of = domains_by_urn(program.resources)
     grouped: dict[str, list[Resource]] = {}
     for r in program.resources:
@@ -365,6 +365,7 @@ def build_plan(program: Program) -> dict[str, Any]:
         "stack": program.stack,
         "source": "offline: program run under Pulumi mocks; nothing was read from or sent to a cloud",
         "domains": {d: _summary(grouped[d], program.resources, program) for d in order},
+        **({"cost": cost} if cost is not None else {}),
         "resources": [
             {
                 "type": r.type,
@@ -404,9 +405,9 @@ def _unique(path: Path, taken: set[Path], suffix: str) -> Path:
     return path.with_name(path.name.removesuffix(".yaml") + f"-{_file_part(suffix)}.yaml")
 
 
-def write_plan(program: Program, out_dir: Path) -> dict[str, Any]:
+def write_plan(program: Program, out_dir: Path, cost: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write plan.json, values/ and manifests/ under `out_dir`; return the plan document."""
-    plan = build_plan(program)
+    plan = build_plan(program, cost)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=False, default=str) + "\n")
 
