@@ -469,6 +469,10 @@ def estimate(program: Program, domains: list[Domain], snapshot: Snapshot) -> Est
     b.s3()
     b.kms()
     b.logs()
+    # Totals are sums of the lines as shown (to the cent).
+    for line in b.lines:
+        if line.usd is not None:
+            line.usd = _cents(line.usd)
     # Node-group lines are the pool itself; the node-share lines split it, so only those count in totals.
     counted = [line for line in b.lines if line.kind != "nodes"]
 
@@ -483,20 +487,17 @@ def estimate(program: Program, domains: list[Domain], snapshot: Snapshot) -> Est
     per_domain: dict[str, DomainCost] = {}
     for d in sorted(domains, key=lambda d: d.name):
         direct, unpriced = owned(d.name)
-        total = direct + share
         budget = Decimal(str(d.budget.monthly_usd)) if d.budget else None
-        cost = DomainCost(_cents(direct), _cents(share), _cents(total), unpriced, budget)
-        if budget is not None and _cents(total) > budget:
+        direct, share_c, total = _cents(direct), _cents(share), _cents(direct + share)
+        cost = DomainCost(direct, share_c, total, unpriced, budget)
+        if budget is not None and total > budget:
             cost.breach = (
-                f"domain {d.name} (domains/{d.name}.yaml): the estimate of ${_cents(total):,}/month "
-                f"(own ${_cents(direct):,} + shared ${_cents(share):,}) exceeds budget.monthlyUsd ${budget:,} "
-                f"by ${_cents(total - budget):,}"
+                f"domain {d.name} (domains/{d.name}.yaml): the estimate of ${total:,.2f}/month "
+                f"(own ${direct:,.2f} + shared ${share_c:,.2f}) exceeds budget.monthlyUsd ${budget:,.2f} "
+                f"by ${total - budget:,.2f}"
                 + (f"; it also leaves out {len(unpriced)} unpriced item(s)" if unpriced else "")
             )
         per_domain[d.name] = cost
-    for line in b.lines:
-        if line.usd is not None:
-            line.usd = _cents(line.usd)
     flags += sorted({f"{line.kind} {line.resource}: {line.flag}" for line in b.lines if line.flag})
     return Estimate(
         stack=program.stack,

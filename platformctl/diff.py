@@ -9,12 +9,16 @@ Per domain it also says plainly what happens to cloud resources, with names and 
 (removed and not retained), RETAINED (removed with retain_on_delete, or newly retained and
 unprotected by retiring the domain: they stay in AWS with their data) and BLOCKED (removed while
 protected: `pulumi up` fails; retire the domain first, docs/runbooks/offboarding.md).
+
+When the plans carry a cost estimate (`plan.json` "cost", platformctl/cost.py), each domain's row
+also shows its monthly estimate, the change from base, its budget and any breach.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +54,56 @@ class DomainDiff:
 
 
 @dataclass
+class CostChange:
+    base: Decimal | None  # None: the base plan has no estimate for this domain
+    head: Decimal | None
+    budget: Decimal | None = None
+    breach: str = ""
+    unpriced: list[str] = field(default_factory=list)
+
+    @property
+    def delta(self) -> Decimal | None:
+        if self.head is None:
+            return None if self.base is None else -self.base
+        return self.head - (self.base or Decimal(0))
+
+
+@dataclass
 class PlanDiff:
     stack: str
     domains: dict[str, DomainDiff]
+    cost: dict[str, CostChange] = field(default_factory=dict)
+    cost_flags: list[str] = field(default_factory=list)
 
     def empty(self) -> bool:
         return all(d.empty() for d in self.domains.values())
+
+
+def _totals(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    cost = plan.get("cost")
+    if not isinstance(cost, dict):
+        return {}
+    out: dict[str, dict[str, Any]] = {PLATFORM: {"total": cost.get("platform")}}
+    out.update(cost.get("domains") or {})
+    return out
+
+
+def cost_changes(base: dict[str, Any], head: dict[str, Any]) -> dict[str, CostChange]:
+    """Per domain (and platform): the monthly estimate in base and head, budget and breach from head."""
+    before, after = _totals(base), _totals(head)
+    if not after:
+        return {}
+    out: dict[str, CostChange] = {}
+    for name in sorted(set(before) | set(after), key=lambda n: (n != PLATFORM, n)):
+        b, h = before.get(name, {}), after.get(name, {})
+        out[name] = CostChange(
+            base=Decimal(str(b["total"])) if b.get("total") is not None else None,
+            head=Decimal(str(h["total"])) if h.get("total") is not None else None,
+            budget=Decimal(str(h["budget"])) if h.get("budget") is not None else None,
+            breach=str(h.get("breach") or ""),
+            unpriced=list(h.get("unpriced") or []),
+        )
+    return out
 
 
 def load_plan(path: Path) -> dict[str, Any]:
@@ -156,8 +204,38 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
 
     for domain in {r["domain"] for r in [*base["resources"], *head["resources"]]}:
         at(domain)
+    cost = cost_changes(base, head)
+    for name in cost:
+        at(name)
     ordered = dict(sorted(domains.items(), key=lambda kv: (kv[0] != PLATFORM, kv[0])))
-    return PlanDiff(stack=str(head.get("stack", "?")), domains=ordered)
+    head_cost = head.get("cost")
+    head_cost = head_cost if isinstance(head_cost, dict) else {}
+    return PlanDiff(
+        stack=str(head.get("stack", "?")),
+        domains=ordered,
+        cost=cost,
+        cost_flags=list(head_cost.get("flags") or []),
+    )
+
+
+def _money(value: Decimal | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def _signed(value: Decimal | None) -> str:
+    if value is None:
+        return "n/a"
+    return ("+" if value > 0 else "-" if value < 0 else "±") + f"${abs(value):,.2f}"
+
+
+def _cost_cell(change: CostChange | None) -> str:
+    if change is None:
+        return "| | | "
+    budget = _money(change.budget) if change.budget is not None else "none"
+    if change.breach:
+        budget += " **exceeded**"
+    head = _money(change.head) + ("*" if change.unpriced else "")
+    return f"| {head} | {_signed(change.delta) if change.base is not None else 'new'} | {budget} "
 
 
 def _detail(entry: Entry) -> str:
@@ -190,6 +268,12 @@ def format_text(diff: PlanDiff) -> str:
     lines = [f"Offline plan diff for stack {diff.stack}"]
     for domain, d in diff.domains.items():
         title = "platform" if domain == PLATFORM else f"domain {domain}"
+        change = diff.cost.get(domain)
+        if change is not None:
+            lines.append(
+                f"{title}: estimate {_money(change.base)} -> {_money(change.head)} per month ({_signed(change.delta)})"
+                + (f"; BUDGET EXCEEDED: {change.breach}" if change.breach else "")
+            )
         if d.empty():
             lines.append(f"{title}: no changes")
             continue
@@ -216,11 +300,30 @@ def format_markdown(diff: PlanDiff) -> str:
         "the diff against the deployed stack.",
         "",
     ]
-    if diff.empty():
+    if diff.empty() and not diff.cost:
         return "\n".join([*lines, "No resource changes."])
-    lines += ["| domain | added | removed | renamed | changed |", "|---|---:|---:|---:|---:|"]
+    header, rule = "| domain | added | removed | renamed | changed ", "|---|---:|---:|---:|---:"
+    if diff.cost:
+        header += "| est. $/month | change | budget "
+        rule += "|---:|---:|---:"
+    lines += [header + "|", rule + "|"]
     for domain, d in diff.domains.items():
-        lines.append(f"| {_md(domain)} | " + " | ".join(str(len(items)) for _, items in _sections(d)) + " |")
+        cells = f"| {_md(domain)} | " + " | ".join(str(len(items)) for _, items in _sections(d)) + " "
+        lines.append(cells + (_cost_cell(diff.cost.get(domain)) if diff.cost else "") + "|")
+    if diff.cost:
+        lines += [
+            "",
+            "Estimates: list prices from the committed snapshot under `pricing/`, usage assumptions from the domain "
+            "files (`cost:`), shared platform cost split equally by the domains (docs/cost.md). "
+            "\\* leaves out unpriced items.",
+        ]
+        breaches = [c.breach for c in diff.cost.values() if c.breach]
+        lines += [f"- :x: **Budget exceeded**: {_md(b)}" for b in breaches]
+        unpriced = sorted({f for f in diff.cost_flags})
+        if unpriced:
+            lines += ["", "<details><summary>Unpriced items (left out of the estimates)</summary>", ""]
+            lines += [f"- {_md(f)}" for f in unpriced[:MAX_MARKDOWN_ITEMS]]
+            lines += ["", "</details>"]
     for domain, d in diff.domains.items():
         if d.empty():
             continue

@@ -349,7 +349,10 @@ def wanted_keys(stacks: Iterable[str] = ("dev", "prod")) -> list[PriceKey]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m platformctl.pricing", description="Regenerate pricing/<region>.json from the AWS Price List bulk offer files.")
+    parser = argparse.ArgumentParser(
+        prog="python -m platformctl.pricing",
+        description="Regenerate pricing/<region>.json from the AWS Price List bulk offer files.",
+    )
     parser.add_argument("--region", required=True)
     parser.add_argument("--offers-dir", help="read <dir>/<ServiceCode>.json instead of downloading")
     parser.add_argument("--stacks", nargs="+", default=["dev", "prod"])
