@@ -6,10 +6,13 @@ from pathlib import Path
 import pulumi
 
 from components.catalog import CentralCatalog, catalog_ui_url
+from components.cluster import STORAGE_CLASS
 from components.config import load_stack_config, with_user_code_overrides
+from components.cost_monitoring import CostMonitoring
 from components.domain import DataDomainStack, domain_ui_urls, grants_for
 from components.domain_config import load_domains
 from components.examples import refuse_example_values
+from components.foundation import CLUSTER_NAME_PREFIX
 from components.foundations import foundation_exports, make_foundation
 from components.identity_provider import sign_in_settings
 from components.retirement import adoptions, load_retired_records
@@ -48,6 +51,19 @@ catalog = (
         "catalog", config, foundation, sign_in=sign_in, opts=pulumi.ResourceOptions(providers=foundation.providers)
     )
     if config.catalog.enabled
+    else None
+)
+
+# Actual spend per namespace (= per domain), to compare with `platformctl cost` (docs/cost.md).
+cost_monitoring = (
+    CostMonitoring(
+        "cost-monitoring",
+        cluster_id=f"{CLUSTER_NAME_PREFIX}-{config.environment}",
+        storage_class=STORAGE_CLASS,
+        chart_overrides=dict(config.charts),
+        opts=pulumi.ResourceOptions(providers=foundation.providers),
+    )
+    if config.foundation == "aws"
     else None
 )
 

@@ -29,6 +29,7 @@ ChartName = Literal[
     "ingress-nginx",
     "oauth2-proxy",
     "dex",
+    "opencost",
 ]
 
 # The Dagster chart is released with Dagster itself (same version); domain user-code images must
@@ -68,6 +69,8 @@ PINNED: dict[str, Chart] = {
     "oauth2-proxy": Chart(chart="oauth2-proxy", repo="https://oauth2-proxy.github.io/manifests", version="10.7.0"),
     # Local stack only: the bundled identity provider (chart app v2.44.0; the image is pinned in values.dex).
     "dex": Chart(chart="dex", repo="https://charts.dexidp.io", version="0.24.0"),
+    # Actual spend per namespace (AWS stacks); chart 2.5.17 ships OpenCost 1.120.1.
+    "opencost": Chart(chart="opencost", repo="https://opencost.github.io/opencost-helm-chart", version="2.5.17"),
 }
 
 

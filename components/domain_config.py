@@ -51,6 +51,7 @@ RESERVED_NAMES = frozenset(
         "ingress-nginx",
         "minio",
         "cnpg-system",
+        "opencost",
     }
 )
 RESERVED_PREFIXES = ("kube-", "aws-", "amazon-", "eks-")

@@ -78,6 +78,7 @@ REFERENCES: dict[tuple[str, str], Reference] = {
         subcharts={"dagster-user-deployments": "dagster-master-2026-01-user-deployments.values.yaml"},
     ),
     # The copy is a pull request's branch (0.23.0); its two new keys are not in 0.22.8.
+    ("opencost", "2.5.17"): Reference("opencost-2.5.17.values.yaml"),
     ("superset", "0.22.8"): Reference(
         "superset-0.23.0-pr44104.values.yaml", exclude=("database.existingSecret", "database.secretKeys")
     ),
