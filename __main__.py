@@ -60,7 +60,7 @@ cost_monitoring = (
         "cost-monitoring",
         cluster_id=f"{CLUSTER_NAME_PREFIX}-{config.environment}",
         storage_class=STORAGE_CLASS,
-        chart_overrides=dict(config.charts),
+        chart_overrides=config.charts,
         opts=pulumi.ResourceOptions(providers=foundation.providers),
     )
     if config.foundation == "aws"

@@ -15,6 +15,8 @@ waits for the namespace guardrails, and gets the foundation's providers through 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -35,7 +37,7 @@ class CostMonitoring(pulumi.ComponentResource):
         *,
         cluster_id: str,
         storage_class: str,
-        chart_overrides: dict[str, ChartOverride],
+        chart_overrides: Mapping[str, ChartOverride],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("dataplatform:cost_monitoring:CostMonitoring", name, None, opts)
@@ -48,7 +50,7 @@ class CostMonitoring(pulumi.ComponentResource):
             f"{name}-release",
             release_args(
                 "opencost",
-                chart_overrides,
+                dict(chart_overrides),
                 release_name=RELEASE,
                 namespace=NAMESPACE,
                 values=opencost_values(cluster_id=cluster_id, storage_class=storage_class),
