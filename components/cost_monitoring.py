@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.charts import ChartOverride, release_args
+from components.charts import ChartName, ChartOverride, release_args
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
 from components.values.opencost import API_PORT, opencost_values
 
@@ -37,7 +37,7 @@ class CostMonitoring(pulumi.ComponentResource):
         *,
         cluster_id: str,
         storage_class: str,
-        chart_overrides: Mapping[str, ChartOverride],
+        chart_overrides: Mapping[ChartName, ChartOverride],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("dataplatform:cost_monitoring:CostMonitoring", name, None, opts)
@@ -50,7 +50,7 @@ class CostMonitoring(pulumi.ComponentResource):
             f"{name}-release",
             release_args(
                 "opencost",
-                dict(chart_overrides),
+                {**chart_overrides},
                 release_name=RELEASE,
                 namespace=NAMESPACE,
                 values=opencost_values(cluster_id=cluster_id, storage_class=storage_class),
