@@ -525,9 +525,7 @@ def _assumptions(domains: list[Domain]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def estimate_stack(
-    program: Program, *, domains_dir: Path | None = None, pricing_dir: Path = pricing.PRICING_DIR
-) -> Estimate:
+def estimate_stack(program: Program, *, domains_dir: Path | None = None, pricing_dir: Path | None = None) -> Estimate:
     """The estimate for a program run: loads its stack's domain files and its region's snapshot."""
     region = region_of(program)
     if region is None:
@@ -535,10 +533,9 @@ def estimate_stack(
     environment = stack_config(program.stack).get("dataplatform:environment", program.stack)
     domains = load_domains(domains_dir or PROJECT_DIR / "domains", stack=environment)
     try:
-        snapshot = pricing.load_snapshot(region, pricing_dir)
+        return estimate(program, domains, pricing.load_snapshot(region, pricing_dir or pricing.PRICING_DIR))
     except pricing.PricingError as exc:
         raise CostError(str(exc)) from None
-    return estimate(program, domains, snapshot)
 
 
 # ---------------------------------------------------------------- output

@@ -212,6 +212,18 @@ def test_the_plan_check_fails_on_a_budget_breach(
     assert cli.main(["plan", "--stack", "prod", "--out", str(tmp_path / "ok"), "--quiet"]) == 0
 
 
+def test_a_region_without_a_snapshot_is_named_and_the_plan_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(cost.CostError, match=r"no price snapshot .*eu-west-1.json for region eu-west-1"):
+        cost.estimate_stack(program_for("dev"), pricing_dir=tmp_path)
+    monkeypatch.setattr(pricing, "PRICING_DIR", tmp_path)
+    monkeypatch.setattr(cli, "run_program", lambda stack, domains_dir=None: program_for(stack, domains_dir=domains_dir))
+    assert cli.main(["plan", "--stack", "dev", "--out", str(tmp_path / "plan"), "--quiet"]) == 0
+    assert "warning: no cost estimate, budgets not checked" in capsys.readouterr().err
+    assert "cost" not in json.loads((tmp_path / "plan" / "plan.json").read_text())
+
+
 def test_the_pr_diff_shows_each_domains_estimate_change_and_breach(finance_dir: Path) -> None:
     base_e, head_e = prod_estimate(), prod_estimate(finance_dir)
     base = plan.build_plan(program_for("prod"), base_e.to_dict())
