@@ -23,7 +23,8 @@ The split rule for shared costs:
    platform keeps the rest (system pods, the catalog, headroom). Quotas can reserve more than the
    nodes at desiredSize provide; the estimate then prices the reserved capacity and flags it.
 2. Everything else the platform owns (control plane, NAT hours, platform ALB, platform keys and
-   logs, the node-pool remainder) is shared equally by the stack's domains.
+   logs, the node-pool remainder) is shared equally by the stack's active domains (a retired
+   domain, which keeps only its data, pays for its data only).
 A domain's total is its own resources + its node share + its equal share of the platform. Adding a
 domain adds its own cost and its node share and leaves every other domain's own cost unchanged.
 
@@ -317,6 +318,8 @@ class _Builder:
             ],
         )
         for name, domain in sorted(self.domains.items()):
+            if domain.retired:
+                continue  # no workloads left, so no traffic
             gb = Decimal(str(domain.cost.nat_gb_per_month))
             self.add(name, "nat", "GB through NAT", [(pricing.nat_gb(self.region), gb, f"{gb} GB")])
 
@@ -408,6 +411,8 @@ class _Builder:
                 gb = PLATFORM_ASSUMPTIONS["flowLogGbPerMonth"]
                 self.add(self.owner_of(r), "logs", f"{r.name} flow logs", [(key, gb, f"{gb} GB")])
         for name, domain in sorted(self.domains.items()):
+            if domain.retired:
+                continue
             gb = Decimal(str(domain.cost.logs_gb_per_month))
             self.add(name, "logs", "database and warehouse logs", [(key, gb, f"{gb} GB")])
 
@@ -483,12 +488,15 @@ def estimate(program: Program, domains: list[Domain], snapshot: Snapshot) -> Est
         ]
 
     platform, _ = owned(PLATFORM)
-    share = platform / len(domains) if domains else Decimal(0)
+    # Retired domains (data kept, nothing running) pay for their data only, not for the platform.
+    active = [d for d in domains if not d.retired]
+    share = platform / len(active) if active else Decimal(0)
     per_domain: dict[str, DomainCost] = {}
     for d in sorted(domains, key=lambda d: d.name):
         direct, unpriced = owned(d.name)
         budget = Decimal(str(d.budget.monthly_usd)) if d.budget else None
-        direct, share_c, total = _cents(direct), _cents(share), _cents(direct + share)
+        mine = Decimal(0) if d.retired else share
+        direct, share_c, total = _cents(direct), _cents(mine), _cents(direct + mine)
         cost = DomainCost(direct, share_c, total, unpriced, budget)
         if budget is not None and total > budget:
             cost.breach = (

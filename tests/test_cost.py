@@ -172,6 +172,18 @@ def test_adding_a_domain_adds_only_its_cost_and_its_share(finance_dir: Path) -> 
     assert head.domains["sales"].shared < base.domains["sales"].shared
 
 
+def test_a_retired_domain_pays_for_its_data_only(finance_dir: Path) -> None:
+    domains = [
+        d.model_copy(update={"retired": True}) if d.name == "finance" else d
+        for d in load_domains(finance_dir, stack="prod")
+    ]
+    e = cost.estimate(program_for("prod", domains_dir=finance_dir), domains, snapshot())
+    finance = e.domains["finance"]
+    assert finance.shared == 0 and finance.total == finance.direct
+    assert not lines(e, "finance", "nat") and not lines(e, "finance", "logs")
+    assert e.domains["sales"].shared == (e.platform / 2).quantize(D("0.01"))
+
+
 def test_a_disabled_tool_costs_nothing(finance_dir: Path) -> None:
     e = prod_estimate(finance_dir)
     assert not lines(e, "finance", "alb"), "finance has every UI tool off, so no ALB"
