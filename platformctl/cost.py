@@ -84,6 +84,7 @@ class DomainCost:
     unpriced: list[str]
     budget: Decimal | None
     breach: str = ""
+    retired: bool = False
 
 
 @dataclass
@@ -497,7 +498,7 @@ def estimate(program: Program, domains: list[Domain], snapshot: Snapshot) -> Est
         budget = Decimal(str(d.budget.monthly_usd)) if d.budget else None
         mine = Decimal(0) if d.retired else share
         direct, share_c, total = _cents(direct), _cents(mine), _cents(direct + mine)
-        cost = DomainCost(direct, share_c, total, unpriced, budget)
+        cost = DomainCost(direct, share_c, total, unpriced, budget, retired=d.retired)
         if budget is not None and total > budget:
             cost.breach = (
                 f"domain {d.name} (domains/{d.name}.yaml): the estimate of ${total:,.2f}/month "
@@ -564,7 +565,8 @@ def format_text(e: Estimate) -> str:
         lines.append(
             f"{line.owner:<12} {line.kind:<10} {_usd(line.usd, line.flag):>12}  {line.resource}: {line.formula}{note}"
         )
-    lines += ["", f"platform (shared): {_usd(e.platform)}/month, split equally by {len(e.domains)} domain(s)"]
+    active = sum(1 for d in e.domains.values() if not d.retired)
+    lines += ["", f"platform (shared): {_usd(e.platform)}/month, split equally by the {active} active domain(s)"]
     for name, d in e.domains.items():
         budget = f", budget ${d.budget:,}" if d.budget is not None else ""
         lines.append(f"domain {name}: {_usd(d.total)}/month (own {_usd(d.direct)} + shared {_usd(d.shared)}{budget})")
