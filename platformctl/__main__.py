@@ -22,10 +22,9 @@ from pathlib import Path
 
 import pulumi
 
-from platformctl import cost, plan
+from platformctl import cost, plan, smoke
 from platformctl import diff as plan_diff
 from platformctl import offboard as offboarding
-from platformctl import smoke
 from platformctl.simulate import run_program
 
 
