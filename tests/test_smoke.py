@@ -173,7 +173,7 @@ def world(request: pytest.FixtureRequest):
 
 
 def test_expectations_come_from_the_program(dev: smoke.Expectations) -> None:
-    assert set(dev.namespaces) == {"kube-system", "platform", "sales", "marketing"}
+    assert set(dev.namespaces) == {"kube-system", "platform", "opencost", "sales", "marketing"}
     assert {(u.namespace, u.tool) for u in dev.uis} == {
         (d, t) for d in ("sales", "marketing") for t in ("dagster", "airbyte", "superset")
     } | {("platform", "datahub")}
@@ -221,7 +221,7 @@ def test_a_healthy_stack_passes_every_check(dev: smoke.Expectations, world) -> N
     report = smoke.run_checks(dev, kube, direct)
     assert report.failed == [], report.text()
     kinds = [c.kind for c in report.checks]
-    assert kinds.count("workloads") == 4 and kinds.count("ui") == 7
+    assert kinds.count("workloads") == 5 and kinds.count("ui") == 7  # kube-system, platform, opencost, 2 domains
     assert kinds.count("dagster") == kinds.count("datahub") == kinds.count("superset") == 2
     assert report.text().splitlines()[-1] == f"{len(report.checks)} checks, 0 failed"
     # Credentials come from the stack's Secrets, and are sent as each API expects.
@@ -274,7 +274,9 @@ def test_local_uis_go_through_a_port_forward_with_their_host(local: smoke.Expect
 
 def test_unready_workloads_failed_jobs_and_missing_namespaces_fail(dev: smoke.Expectations, world) -> None:
     servers, _ = world(dev, healthy_routes(dev))
-    kube = FakeKube(["kube-system", "platform", "sales"], {"sales": fixture("workloads-broken.json")}, servers)
+    kube = FakeKube(
+        ["kube-system", "platform", "opencost", "sales"], {"sales": fixture("workloads-broken.json")}, servers
+    )
     checks = smoke.check_workloads(kube, dev.namespaces)
     failed = {c.subject: c.detail for c in checks if not c.ok}
     assert failed == {
