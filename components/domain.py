@@ -273,19 +273,13 @@ class DataDomainStack(pulumi.ComponentResource):
         s3 = services.s3
         warehouse_secret = self._warehouse_credentials(services, ns, labels)
         # The user code's DataHub sensor pushes Dagster runs to the catalog (DataHub has no pull source).
-        dagster_catalog_env: tuple[dict[str, Any], ...] = ()
+        dagster_catalog: dagster_values.CatalogAccess | None = None
         if (
             catalog is not None
             and domain.tools.datahub_ingestion.enabled
             and domain.tools.datahub_ingestion.sources.dagster
         ):
-            dagster_catalog_env = (
-                {"name": "DATAHUB_GMS_URL", "value": catalog.gms_url},
-                {
-                    "name": "DATAHUB_GMS_TOKEN",
-                    "valueFrom": {"secretKeyRef": {"name": catalog.token_secret, "key": catalog.token_key}},
-                },
-            )
+            dagster_catalog = dagster_values.CatalogAccess(catalog.gms_url, catalog.token_secret, catalog.token_key)
         if domain.tools.dagster.enabled:
             cfg = domain.tools.dagster
             db = self.databases.databases["dagster"]
@@ -296,7 +290,10 @@ class DataDomainStack(pulumi.ComponentResource):
                         namespace=ns,
                         code_location=d,
                         image=Image(repository=cfg.image.repository, tag=cfg.image.tag),  # type: ignore[union-attr]
-                        module_name=cfg.code_location.module or "",  # type: ignore[union-attr]
+                        grpc_args=tuple(cfg.code_location.dagster_api_grpc_args),  # type: ignore[union-attr]
+                        port=cfg.port,
+                        domain_env=dict(cfg.env),
+                        dbt_project_dir=cfg.dbt.project_dir if cfg.dbt.enabled else None,
                         postgres=Postgres(a[1], db.port, db.database, db.user, db.secret_name, db.password_key),
                         storage=S3Access(a[0], s3.region, s3.endpoint_url, s3.credentials_secret),
                         warehouse=dagster_values.WarehouseEndpoint(
@@ -316,7 +313,7 @@ class DataDomainStack(pulumi.ComponentResource):
                         if sizes
                         else cfg.resources.user_code.model_dump(by_alias=True),
                         run_resources=sizes.dagster_run if sizes else None,
-                        extra_env=dagster_catalog_env,
+                        catalog=dagster_catalog,
                     )
                 )
             )

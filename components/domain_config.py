@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from components.validation import ConfigError, StrictModel, describe_errors
+from components.values.dagster import PLATFORM_ENV_NAMES, PLATFORM_ENV_PREFIXES, is_platform_env
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -541,7 +542,8 @@ class Dbt(StrictModel):
 
     enabled: bool = Field(default=True, description="Whether the image carries a dbt project.")
     project_dir: AbsolutePath = Field(
-        default="/opt/dagster/app/dbt", description="Absolute path of the dbt project inside the image."
+        default="/opt/dagster/app/dbt",
+        description="Absolute path of the dbt project inside the image (the code reads it as DBT_PROJECT_DIR).",
     )
     target: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = Field(
         default=None,
@@ -573,8 +575,8 @@ class Dagster(StrictModel):
     resources: DagsterResources = Field(default_factory=_from_yaml, description="Requests and limits per pod.")
     env: dict[str, EnvValue] = Field(
         default_factory=dict,
-        description="Plain, non-secret environment variables for the user code. Names that look like "
-        "secrets (PASSWORD, SECRET, TOKEN, KEY...) are rejected.",
+        description="Plain, non-secret environment variables for the user code and its runs. Names that look "
+        "like secrets (PASSWORD, SECRET, TOKEN, KEY...) and names the platform sets (AWS_*, DBT_*, ...) are rejected.",
     )
     dbt: Dbt = Field(default_factory=_from_yaml, description="The dbt project inside the image.")
     great_expectations: GreatExpectations = Field(
@@ -586,6 +588,15 @@ class Dagster(StrictModel):
     def _plain_env_names(cls, env: dict[str, str]) -> dict[str, str]:
         # Checked here rather than as a key type so the problem reads env.<NAME>, not env.<NAME>.[key].
         _fail(((name,), problem, name) for name in env if (problem := _env_name_problem(name)))
+        _fail(
+            (
+                (name,),
+                f"is set by the platform (names starting {', '.join(PLATFORM_ENV_PREFIXES)} or {', '.join(sorted(PLATFORM_ENV_NAMES))}); choose another name",
+                name,
+            )
+            for name in env
+            if is_platform_env(name)
+        )
         return env
 
     @model_validator(mode="after")

@@ -203,6 +203,8 @@ REJECTIONS = [
     ("tools.dagster.env", {"STRIPE_KEY": "x"}, "tools.dagster.env.STRIPE_KEY", "contains KEY"),
     ("tools.dagster.env", {"1BATCH": "x"}, "tools.dagster.env.1BATCH", "not an environment variable name"),
     ("tools.dagster.env", {"BATCH": 500}, "tools.dagster.env.BATCH", "quoted string"),
+    ("tools.dagster.env", {"DBT_TARGET": "dev"}, "tools.dagster.env.DBT_TARGET", "is set by the platform"),
+    ("tools.dagster.env", {"LAKE_BUCKET": "b"}, "tools.dagster.env.LAKE_BUCKET", "is set by the platform"),
     (
         "tools.dagster.resources",
         {"userCode": _limits("4", "1Gi", "2", "1Gi")},

@@ -8,9 +8,13 @@ from typing import Any
 import pytest
 
 from components.charts import DAGSTER_VERSION, PINNED
+from components.domain_config import CodeLocation
 from components.values.common import Image, Postgres, S3Access
 from components.values.dagster import (
     COMPUTE_LOG_PREFIX,
+    DATAHUB_TOKEN_DIR,
+    DATAHUB_TOKEN_FILE,
+    CatalogAccess,
     DagsterArgs,
     WarehouseEndpoint,
     dagster_ui_service,
@@ -24,7 +28,7 @@ LOCAL = S3Access(
     bucket="sales-data", region="us-east-1", endpoint_url="http://minio.minio:9000", credentials_secret="s3-creds"
 )
 POSTGRES = Postgres("meta.internal", 5432, "dagster", "dagster", "dagster-db", "postgresql-password")
-SECRET_NAMES = {"dagster-db", "s3-creds", "warehouse-creds"}
+SECRET_NAMES = {"dagster-db", "s3-creds", "warehouse-creds", "datahub-ingestion-token"}
 
 
 def args(storage: S3Access = AWS, warehouse_secret: str | None = None, **overrides: Any) -> DagsterArgs:
@@ -32,7 +36,7 @@ def args(storage: S3Access = AWS, warehouse_secret: str | None = None, **overrid
         "namespace": "sales",
         "code_location": "sales",
         "image": Image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/sales-pipelines", "2024.06.1"),
-        "module_name": "sales_pipelines.definitions",
+        "grpc_args": ("--module-name", "sales_pipelines.definitions"),
         "postgres": POSTGRES,
         "storage": storage,
         "warehouse": WarehouseEndpoint(
@@ -47,6 +51,7 @@ def args(storage: S3Access = AWS, warehouse_secret: str | None = None, **overrid
 
 CASES = {
     "aws": args(),
+    "aws+catalog": args(catalog=CatalogAccess("http://gms:8080", "datahub-ingestion-token", "token")),
     "s3-compatible": args(LOCAL, "warehouse-creds"),
     "aws+warehouse-secret": args(AWS, "warehouse-creds"),
 }
@@ -105,7 +110,110 @@ def test_user_code_runs_the_domain_image():
         "pullPolicy": "IfNotPresent",
     }
     assert one["dagsterApiGrpcArgs"] == ["--module-name", "sales_pipelines.definitions"]
-    assert one["includeConfigInLaunchedRuns"] == {"enabled": True}
+    assert one["port"] == 3030
+
+
+# `dagster api grpc` pointer options as dagster_shared.cli.python_pointer_options (1.12.13) spells them.
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ({"module": "sales.defs"}, ["--module-name", "sales.defs"]),
+        ({"package": "marketing_pipelines"}, ["--package-name", "marketing_pipelines"]),
+        (
+            {"pythonFile": "repo/defs.py", "workingDirectory": "/opt/app", "attribute": "defs"},
+            ["--python-file", "repo/defs.py", "--working-directory", "/opt/app", "--attribute", "defs"],
+        ),
+        (
+            {"package": "pipes", "workingDirectory": "/srv/code"},
+            ["--package-name", "pipes", "--working-directory", "/srv/code"],
+        ),
+    ],
+)
+def test_each_code_location_kind_gets_its_grpc_args(location, expected):
+    grpc = tuple(CodeLocation.model_validate(location).dagster_api_grpc_args)
+    one = deployment(dagster_values(args(grpc_args=grpc, port=4000)))
+    assert one["dagsterApiGrpcArgs"] == expected
+    # The chart renders `dagster api grpc -h 0.0.0.0 -p <port> <args>`; the Service and probes use the port.
+    assert one["port"] == 4000
+    assert all(isinstance(a, str) and a.strip() for a in one["dagsterApiGrpcArgs"])
+
+
+@pytest.mark.parametrize(
+    "grpc",
+    [
+        ("--module-name", ""),
+        ("--package-name", " "),
+        (),
+        ("--module-name",),
+        ("--working-directory", "/opt"),  # no definitions pointer
+        ("--module-name", "a", "--package-name", "b"),
+        ("-p", "3030"),
+    ],
+)
+def test_empty_or_incomplete_grpc_args_are_rejected(grpc):
+    with pytest.raises(ValueError, match="grpc_args"):
+        args(grpc_args=grpc)
+
+
+def test_domain_env_port_and_dbt_project_reach_code_server_and_runs():
+    values = dagster_values(
+        args(domain_env={"SALES_REPORTING_CURRENCY": "EUR"}, dbt_project_dir="/opt/dagster/app/dbt", port=3031)
+    )
+    env = {e["name"]: e["value"] for e in deployment(values)["env"]}
+    assert env["SALES_REPORTING_CURRENCY"] == "EUR"
+    assert env["DBT_PROJECT_DIR"] == "/opt/dagster/app/dbt"
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert sorted(launcher["envVars"]) == sorted(f"{k}={v}" for k, v in env.items())
+    assert deployment(values)["port"] == 3031
+    assert "DBT_PROJECT_DIR" not in user_code_env(args())
+
+
+@pytest.mark.parametrize("name", ["DBT_TARGET", "WAREHOUSE_HOST", "AWS_REGION", "LAKE_BUCKET", "DATAHUB_GMS_URL"])
+def test_domain_env_cannot_shadow_platform_env(name):
+    with pytest.raises(ValueError, match=name):
+        args(domain_env={name: "x"})
+
+
+def test_runs_get_the_launcher_resources_not_the_code_servers():
+    """Item 13a: dagster-k8s merges the code location's container context over the run launcher's config
+    (K8sContainerContext.create_for_run), and the chart's context carries the deployment's `resources`
+    (helper dagsterUserDeployments.k8sContainerContext). So the context stays out of runs, and the
+    launcher itself carries env, Secrets, volumes, ServiceAccount and the run resources."""
+    run = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+    small = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
+    values = dagster_values(
+        args(LOCAL, "warehouse-creds", run_resources=run, user_code_resources=small, catalog=CATALOG)
+    )
+    one = deployment(values)
+    assert one["resources"] == small
+    assert one["includeConfigInLaunchedRuns"] == {"enabled": False}
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert launcher["resources"] == run
+    assert launcher["envSecrets"] == one["envSecrets"]
+    assert launcher["volumes"] == one["volumes"] and launcher["volumeMounts"] == one["volumeMounts"]
+    assert launcher["runK8sConfig"]["podSpecConfig"]["serviceAccountName"] == "dagster-user-code"
+    assert {v.split("=", 1)[0] for v in launcher["envVars"]} == {e["name"] for e in one["env"]}
+
+
+CATALOG = CatalogAccess("http://datahub-gms.platform.svc:8080", "datahub-ingestion-token", "token")
+
+
+def test_catalog_token_is_a_refreshing_file_not_an_env_value():
+    values = dagster_values(args(catalog=CATALOG))
+    one = deployment(values)
+    env = {e["name"]: e for e in one["env"]}
+    assert env["DATAHUB_GMS_TOKEN_FILE"]["value"] == DATAHUB_TOKEN_FILE
+    assert env["DATAHUB_GMS_URL"]["value"] == "http://datahub-gms.platform.svc:8080"
+    assert "DATAHUB_GMS_TOKEN" not in env
+    assert all("valueFrom" not in e for e in one["env"])
+    [volume] = one["volumes"]
+    assert volume["secret"]["secretName"] == "datahub-ingestion-token"
+    assert volume["secret"]["items"] == [{"key": "token", "path": "token"}]
+    [mount] = one["volumeMounts"]
+    # kubelet refreshes Secret volumes, but never a subPath mount.
+    assert "subPath" not in mount and mount["mountPath"] == DATAHUB_TOKEN_DIR and mount["readOnly"] is True
+    assert f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}" == DATAHUB_TOKEN_FILE
+    assert deployment(dagster_values(args()))["volumes"] == []
 
 
 def test_user_code_env_is_non_secret_settings():

@@ -1,8 +1,14 @@
 """Helm values for a domain's Dagster (chart `dagster`, version `components.charts.DAGSTER_VERSION`).
 
 One release per domain, in the domain namespace: webserver, daemon, and one user-code deployment
-built from the domain's image. Runs are Kubernetes Jobs (K8sRunLauncher) in the same namespace,
-with the user-code deployment's env, Secrets, ServiceAccount and resources.
+built from the domain's image, serving `dagster api grpc` with the code location's arguments on the
+domain's port. Runs are Kubernetes Jobs (K8sRunLauncher) in the same namespace with the same env,
+Secrets, token mount and ServiceAccount as the code server, but the run resources: the launcher
+carries all of it, and the code location's container context stays out of runs
+(`includeConfigInLaunchedRuns: false`), because dagster-k8s merges that context over the
+launcher's config, so the code server's small resources would win (chart helper
+`dagsterUserDeployments.k8sContainerContext` puts `resources` in it; dagster_k8s
+`K8sContainerContext.create_for_run` merges it last).
 
 Kubernetes Secrets the stack must create (in the domain namespace):
 - `postgres.password_secret`, key `postgresql-password`: the run/event storage password. The chart
@@ -13,6 +19,10 @@ Kubernetes Secrets the stack must create (in the domain namespace):
   `WAREHOUSE_PASSWORD`: warehouse login for dbt in user code and runs. In AWS mode the user code
   authenticates to Redshift with its Pod Identity role instead.
 
+The catalog token (optional): Secret `catalog.token_secret`, key `catalog.token_key`, mounted as a
+directory (never `subPath`, which kubelet does not refresh) so a rotated token reaches running pods;
+the code reads the file named by `DATAHUB_GMS_TOKEN_FILE` on each call.
+
 ServiceAccounts (created by the stack, so Pod Identity associations can name them):
 `service_account` for webserver and daemon, `user_code_service_account` for user code and runs.
 
@@ -22,7 +32,7 @@ settings for every tool) that targets `dagster_ui_service(release)`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from components.values.common import (
@@ -31,6 +41,7 @@ from components.values.common import (
     S3Access,
     check_label,
     check_name,
+    check_secret_key,
     container_security_context,
     env_list,
     pod_security_context,
@@ -42,6 +53,15 @@ POSTGRES_PASSWORD_KEY = "postgresql-password"
 # Keys of `WarehouseEndpoint.credentials_secret`, for the stack that writes it.
 WAREHOUSE_CREDENTIAL_KEYS = ("WAREHOUSE_USER", "WAREHOUSE_PASSWORD")
 COMPUTE_LOG_PREFIX = "dagster/compute-logs"
+# Where the catalog token Secret is mounted; the file is DATAHUB_TOKEN_DIR/token.
+DATAHUB_TOKEN_DIR = "/var/run/dataplatform/datahub"
+DATAHUB_TOKEN_FILE = f"{DATAHUB_TOKEN_DIR}/token"
+# `dagster api grpc` options that point at the definitions (dagster_shared.cli.python_pointer_options,
+# 1.12.13); the chart itself passes -h and -p.
+GRPC_POINTER_OPTIONS = ("--module-name", "--package-name", "--python-file", "--working-directory", "--attribute")
+# Env names the platform sets; a domain's own env must not shadow them.
+PLATFORM_ENV_PREFIXES = ("AWS_", "DAGSTER_", "DATAHUB_", "DBT_", "WAREHOUSE_")
+PLATFORM_ENV_NAMES = frozenset({"LAKE_BUCKET", "DATA_DOCS_PREFIX"})
 DATA_DOCS_PREFIX = "docs/"
 USER_CODE_PORT = 3030
 # Dagster images run as root unless told otherwise; any non-zero uid works for them.
@@ -69,11 +89,44 @@ class WarehouseEndpoint:
 
 
 @dataclass(frozen=True)
+class CatalogAccess:
+    """How the user code reaches the central catalog: its URL, and the token Secret mounted as a file."""
+
+    gms_url: str
+    token_secret: str
+    token_key: str
+
+    def __post_init__(self) -> None:
+        check_name(self.token_secret, "CatalogAccess.token_secret")
+        check_secret_key(self.token_key, "CatalogAccess.token_key")
+
+
+def is_platform_env(name: str) -> bool:
+    return name in PLATFORM_ENV_NAMES or name.startswith(PLATFORM_ENV_PREFIXES)
+
+
+def check_grpc_args(grpc_args: tuple[str, ...]) -> None:
+    """`dagster api grpc` pointer arguments: option/value pairs, exactly one definitions pointer, no empty value."""
+    if len(grpc_args) < 2 or len(grpc_args) % 2:
+        raise ValueError(f"grpc_args must be option/value pairs naming the definitions: {list(grpc_args)!r}")
+    options = grpc_args[::2]
+    unknown = [o for o in options if o not in GRPC_POINTER_OPTIONS]
+    empty = [o for o, v in zip(options, grpc_args[1::2], strict=True) if not v.strip()]
+    pointers = [o for o in options if o in GRPC_POINTER_OPTIONS[:3]]
+    if unknown or empty or len(pointers) != 1 or len(set(options)) != len(options):
+        raise ValueError(
+            f"grpc_args {list(grpc_args)!r}: need exactly one of --module-name, --package-name, --python-file, "
+            f"optional --working-directory/--attribute, each with a non-empty value"
+        )
+
+
+@dataclass(frozen=True)
 class DagsterArgs:
     namespace: str
     code_location: str
     image: Image
-    module_name: str
+    # `dagster api grpc` arguments (Domain CodeLocation.dagster_api_grpc_args), without -h/-p.
+    grpc_args: tuple[str, ...]
     postgres: Postgres
     storage: S3Access
     warehouse: WarehouseEndpoint
@@ -85,11 +138,21 @@ class DagsterArgs:
     daemon_resources: dict[str, Any] | None = None
     user_code_resources: dict[str, Any] | None = None
     run_resources: dict[str, Any] | None = None
-    # Extra EnvVars for user code and runs (e.g. the DataHub sensor's URL and token secretKeyRef).
-    extra_env: tuple[dict[str, Any], ...] = ()
+    port: int = USER_CODE_PORT
+    # The domain file's plain `env`, for user code and runs.
+    domain_env: dict[str, str] = field(default_factory=dict)
+    # Absolute dbt project directory in the image (DBT_PROJECT_DIR); None: the image has no dbt project.
+    dbt_project_dir: str | None = None
+    catalog: CatalogAccess | None = None
 
     def __post_init__(self) -> None:
         check_label(self.namespace, "namespace")
+        check_grpc_args(self.grpc_args)
+        if not 1024 <= self.port <= 65535:
+            raise ValueError(f"port must be 1024-65535 (the code server runs as non-root): {self.port}")
+        shadowed = sorted(name for name in self.domain_env if is_platform_env(name))
+        if shadowed:
+            raise ValueError(f"domain env must not set names the platform sets: {', '.join(shadowed)}")
         # The chart names the user-code Service after the deployment: it must be a DNS label.
         check_label(self.code_location, "code_location")
         check_name(self.service_account, "service_account")
@@ -116,7 +179,29 @@ def user_code_env(args: DagsterArgs) -> dict[str, str]:
         # Read by boto3/botocore for every S3 client.
         env["AWS_ENDPOINT_URL"] = args.storage.endpoint_url
         env["AWS_ENDPOINT_URL_S3"] = args.storage.endpoint_url
-    return env
+    if args.dbt_project_dir:
+        env["DBT_PROJECT_DIR"] = args.dbt_project_dir
+    if args.catalog:
+        env["DATAHUB_GMS_URL"] = args.catalog.gms_url
+        env["DATAHUB_GMS_TOKEN_FILE"] = DATAHUB_TOKEN_FILE
+    return {**args.domain_env, **env}
+
+
+def token_volumes(args: DagsterArgs) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The catalog token Secret as a directory mount (volumes, volumeMounts); empty without a catalog."""
+    if args.catalog is None:
+        return [], []
+    volume = {
+        "name": "datahub-token",
+        "secret": {
+            "secretName": args.catalog.token_secret,
+            "items": [{"key": args.catalog.token_key, "path": "token"}],
+            # The issuer fills the Secret after the first install; the file appears when it does.
+            "optional": True,
+            "defaultMode": 0o440,
+        },
+    }
+    return [volume], [{"name": "datahub-token", "mountPath": DATAHUB_TOKEN_DIR, "readOnly": True}]
 
 
 def _secret_refs(*names: str | None) -> list[dict[str, str]]:
@@ -137,6 +222,8 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
         compute_logs["endpointUrl"] = storage.endpoint_url
 
     user_secrets = _secret_refs(storage.credentials_secret, args.warehouse.credentials_secret)
+    env = user_code_env(args)
+    volumes, mounts = token_volumes(args)
     return {
         "global": {"postgresqlSecretName": postgres.password_secret},
         "generatePostgresqlPasswordSecret": False,
@@ -176,9 +263,19 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
                     "jobNamespace": args.namespace,
                     "imagePullPolicy": args.image.pull_policy,
                     "envSecrets": user_secrets,
+                    # "NAME=value" (dagster_k8s parse_env_var splits at the first '=').
+                    "envVars": [f"{name}={value}" for name, value in sorted(env.items())],
+                    "volumes": volumes,
+                    "volumeMounts": mounts,
                     "resources": args.run_resources or _RUN_RESOURCES,
                     "securityContext": container,
-                    "runK8sConfig": {"podSpecConfig": {"securityContext": pod}},
+                    # pod_spec_config's serviceAccountName overrides the launcher's (the webserver's) account.
+                    "runK8sConfig": {
+                        "podSpecConfig": {
+                            "securityContext": pod,
+                            "serviceAccountName": args.user_code_service_account,
+                        }
+                    },
                 }
             },
         },
@@ -194,12 +291,14 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
                         "tag": args.image.tag,
                         "pullPolicy": args.image.pull_policy,
                     },
-                    "dagsterApiGrpcArgs": ["--module-name", args.module_name],
-                    "port": USER_CODE_PORT,
-                    # Runs inherit env, Secrets, resources and ServiceAccount of the code location.
-                    "includeConfigInLaunchedRuns": {"enabled": True},
-                    "env": env_list(user_code_env(args)) + list(args.extra_env),
+                    "dagsterApiGrpcArgs": list(args.grpc_args),
+                    "port": args.port,
+                    # Runs get everything from the launcher; this context would override its resources.
+                    "includeConfigInLaunchedRuns": {"enabled": False},
+                    "env": env_list(env),
                     "envSecrets": user_secrets,
+                    "volumes": volumes,
+                    "volumeMounts": mounts,
                     "podSecurityContext": pod,
                     "securityContext": container,
                     "resources": args.user_code_resources or _USER_CODE_RESOURCES,
