@@ -50,6 +50,7 @@ from components.values import airbyte as airbyte_values
 from components.values import dagster as dagster_values
 from components.values import superset as superset_values
 from components.values.common import Image, Postgres, S3Access
+from components.warehouse_access import GrantsRequest, WarehouseAccess
 from components.workloads import ui_ingress_annotations, ui_ingress_spec
 
 DOMAIN_LABEL = "dataplatform.io/domain"
@@ -253,6 +254,24 @@ class DataDomainStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails, *services.resources]),
         )
 
+        # An IAM-authenticated warehouse: the domain's database user gets its schema (named after the domain).
+        self.warehouse_access: WarehouseAccess | None = None
+        wh = services.warehouse
+        if wh.admin is not None and wh.workgroup is not None:
+            self.warehouse_access = WarehouseAccess(
+                f"{d}-warehouse-grants",
+                GrantsRequest(
+                    namespace=ns,
+                    workgroup=wh.workgroup,
+                    database=wh.database,
+                    user=wh.user,
+                    schema=d,
+                    admin=wh.admin,
+                    labels=labels,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails]),
+            )
+
         ingress = foundation.ingress_settings(d)
         base_domain = config.ingress.base_domain
         self.urls: dict[str, str] = ui_urls(domain, ingress, base_domain)
@@ -317,7 +336,8 @@ class DataDomainStack(pulumi.ComponentResource):
                     )
                 )
             )
-            release("dagster", values)
+            # dbt in the user code and its runs needs its schema first.
+            release("dagster", values, [self.warehouse_access] if self.warehouse_access else None)
 
         if domain.tools.airbyte.enabled:
             db = self.databases.databases["airbyte"]

@@ -8,7 +8,10 @@ Creates, for one domain:
   admin password (pulumi-random, secret), automated backups (`backups.rdsRetentionDays`, PITR), a
   final snapshot named uniquely per deletion; single-AZ in dev, multi-AZ with deletion protection in prod;
 - its IAM role for EKS Pod Identity, trusted only by pods of the domain's namespace on this
-  cluster, and one Pod Identity association per tool ServiceAccount.
+  cluster, and one Pod Identity association per tool ServiceAccount;
+- the warehouse admin role, trusted only by the `warehouse-admin` ServiceAccount of that namespace
+  (Pod Identity session tags), which may read the namespace's AWS-managed admin secret and run SQL
+  through the Redshift Data API on the domain's workgroup: the domain stack's grants Job uses it.
 
 Invariants: the role reaches only the domain's bucket, the lake key (encrypt/decrypt) and the
 domain's workgroup, plus read-only access to exactly the products the domain consumes (bucket
@@ -30,12 +33,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import BackupsConfig
-from components.identity import domain_role_policy, pod_identity_trust_policy
+from components.identity import domain_role_policy, pod_identity_trust_policy, warehouse_admin_policy
 from components.interfaces import (
     DomainRequest,
     DomainServices,
     PostgresServer,
     S3Settings,
+    WarehouseAdmin,
     WarehouseSettings,
 )
 from components.lake import DataLake
@@ -44,6 +48,8 @@ from components.warehouse import Warehouse, WarehouseArgs
 
 METADATA_DB_ADMIN = "dpadmin"
 WAREHOUSE_DB = "analytics"
+# The Kubernetes ServiceAccount of the warehouse grants Job; only it may assume the admin role.
+WAREHOUSE_ADMIN_SA = "warehouse-admin"
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,50 @@ class AwsDomainServices(pulumi.ComponentResource):
             for sa in request.service_accounts
         ]
 
+        admin_trust = pulumi.Output.all(caller.account_id, refs.cluster_name).apply(
+            lambda a: json.dumps(
+                pod_identity_trust_policy(
+                    account_id=a[0],
+                    cluster_name=a[1],
+                    namespace=request.namespace,
+                    service_account=WAREHOUSE_ADMIN_SA,
+                )
+            )
+        )
+        self.admin_role = aws.iam.Role(
+            f"{d}-warehouse-admin",
+            aws.iam.RoleArgs(
+                name=f"dp-{env}-{d}-wh-admin",
+                description=f"Warehouse grants Job of data domain {d}: Data API as the warehouse admin",
+                assume_role_policy=admin_trust,
+                max_session_duration=3600,
+                tags=request.tags,
+            ),
+            opts=child,
+        )
+        admin_policy = aws.iam.RolePolicy(
+            f"{d}-warehouse-admin",
+            aws.iam.RolePolicyArgs(
+                role=self.admin_role.id,
+                name="warehouse-admin",
+                policy=pulumi.Output.all(self.warehouse.workgroup_arn, self.warehouse.admin_secret_arn).apply(
+                    lambda a: json.dumps(warehouse_admin_policy(workgroup_arn=a[0], admin_secret_arn=a[1]))
+                ),
+            ),
+            opts=child,
+        )
+        admin_association = aws.eks.PodIdentityAssociation(
+            f"{d}-{WAREHOUSE_ADMIN_SA}",
+            aws.eks.PodIdentityAssociationArgs(
+                cluster_name=refs.cluster_name,
+                namespace=request.namespace,
+                service_account=WAREHOUSE_ADMIN_SA,
+                role_arn=self.admin_role.arn,
+                tags=request.tags,
+            ),
+            opts=child,
+        )
+
         self.services = DomainServices(
             s3=S3Settings(bucket=self.bucket.name, region=refs.region),
             metadata_db=PostgresServer(
@@ -225,6 +275,12 @@ class AwsDomainServices(pulumi.ComponentResource):
                 user=f"IAMR:dp-{env}-{d}-domain",
                 auth="iam",
                 workgroup=self.warehouse.workgroup_name,
+                admin=WarehouseAdmin(
+                    secret_arn=self.warehouse.admin_secret_arn,
+                    service_account=WAREHOUSE_ADMIN_SA,
+                    region=refs.region,
+                    resources=[self.warehouse, admin_policy, admin_association],
+                ),
             ),
             role_arn=self.role.arn,
             grants=request.grants,

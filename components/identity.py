@@ -64,8 +64,18 @@ def domain_role_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def pod_identity_trust_policy(*, account_id: str, cluster_name: str, namespace: str) -> dict:
-    """Only EKS Pod Identity, for pods of `namespace` on this cluster, may assume the role."""
+def pod_identity_trust_policy(
+    *, account_id: str, cluster_name: str, namespace: str, service_account: str | None = None
+) -> dict:
+    """Only EKS Pod Identity, for pods of `namespace` on this cluster (and of `service_account` when
+    given: a session tag Pod Identity sets), may assume the role."""
+    tags = {
+        "aws:SourceAccount": account_id,
+        "aws:RequestTag/eks-cluster-name": cluster_name,
+        "aws:RequestTag/kubernetes-namespace": namespace,
+    }
+    if service_account:
+        tags["aws:RequestTag/kubernetes-service-account"] = service_account
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -74,13 +84,37 @@ def pod_identity_trust_policy(*, account_id: str, cluster_name: str, namespace: 
                 "Effect": "Allow",
                 "Principal": {"Service": "pods.eks.amazonaws.com"},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {
-                    "StringEquals": {
-                        "aws:SourceAccount": account_id,
-                        "aws:RequestTag/eks-cluster-name": cluster_name,
-                        "aws:RequestTag/kubernetes-namespace": namespace,
-                    }
-                },
+                "Condition": {"StringEquals": tags},
             }
+        ],
+    }
+
+
+def warehouse_admin_policy(*, workgroup_arn: str, admin_secret_arn: str) -> dict:
+    """The warehouse grants Job's permissions: SQL through the Data API on one workgroup, as the admin
+    whose AWS-managed secret it may read, and the status of its own statements only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RunSql",
+                "Effect": "Allow",
+                "Action": "redshift-data:ExecuteStatement",
+                "Resource": workgroup_arn,
+            },
+            {
+                # DescribeStatement has no resource type; the condition limits it to this identity's statements.
+                "Sid": "OwnStatements",
+                "Effect": "Allow",
+                "Action": "redshift-data:DescribeStatement",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}},
+            },
+            {
+                "Sid": "AdminSecret",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": admin_secret_arn,
+            },
         ],
     }

@@ -64,6 +64,17 @@ class PostgresServer:
 
 
 @dataclass(frozen=True)
+class WarehouseAdmin:
+    """How the platform reaches a warehouse as its admin: the AWS-managed admin secret, read only by an
+    identity bound to one Kubernetes ServiceAccount of the domain namespace."""
+
+    secret_arn: pulumi.Output[str]
+    service_account: str
+    region: str
+    resources: list[pulumi.Resource] = field(default_factory=list)  # the warehouse and the identity, for depends_on
+
+
+@dataclass(frozen=True)
 class WarehouseSettings:
     kind: Literal["redshift", "postgres"]
     host: pulumi.Output[str]
@@ -74,6 +85,8 @@ class WarehouseSettings:
     auth: Literal["iam", "password"]
     password: pulumi.Output[str] | None = None  # secret, only for auth="password"
     workgroup: pulumi.Output[str] | None = None
+    # auth="iam": the domain stack runs the grants Job with it (the IAM user gets its schema).
+    admin: WarehouseAdmin | None = None
 
 
 @dataclass(frozen=True)
