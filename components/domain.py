@@ -303,7 +303,8 @@ class DataDomainStack(pulumi.ComponentResource):
             cfg = domain.tools.dagster
             db = self.databases.databases["dagster"]
             assert cfg.image is not None and cfg.code_location is not None  # the model requires both when enabled
-            values = pulumi.Output.all(s3.bucket, db.host, services.warehouse.host).apply(
+            workgroup = wh.workgroup if wh.workgroup is not None else pulumi.Output.from_input("")
+            values = pulumi.Output.all(s3.bucket, db.host, services.warehouse.host, workgroup).apply(
                 lambda a, cfg=cfg, db=db: dagster_values.dagster_values(
                     dagster_values.DagsterArgs(
                         namespace=ns,
@@ -316,7 +317,7 @@ class DataDomainStack(pulumi.ComponentResource):
                         postgres=Postgres(a[1], db.port, db.database, db.user, db.secret_name, db.password_key),
                         storage=S3Access(a[0], s3.region, s3.endpoint_url, s3.credentials_secret),
                         warehouse=dagster_values.WarehouseEndpoint(
-                            a[2], services.warehouse.port, services.warehouse.database, warehouse_secret
+                            a[2], services.warehouse.port, services.warehouse.database, warehouse_secret, a[3] or None
                         ),
                         dbt_target=cfg.dbt.target
                         or services.warehouse.kind,  # the example profiles: redshift, postgres

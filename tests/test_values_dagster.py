@@ -168,6 +168,15 @@ def test_domain_env_port_and_dbt_project_reach_code_server_and_runs():
     assert "DBT_PROJECT_DIR" not in user_code_env(args())
 
 
+def test_iam_warehouse_gives_the_workgroup_for_get_credentials():
+    iam = WarehouseEndpoint(
+        "wg.123.eu-west-1.redshift-serverless.amazonaws.com", 5439, "analytics", None, "dp-dev-sales"
+    )
+    env = user_code_env(args(warehouse=iam))
+    assert env["WAREHOUSE_WORKGROUP"] == "dp-dev-sales"
+    assert "WAREHOUSE_WORKGROUP" not in user_code_env(args(LOCAL, "warehouse-creds"))
+
+
 @pytest.mark.parametrize("name", ["DBT_TARGET", "WAREHOUSE_HOST", "AWS_REGION", "LAKE_BUCKET", "DATAHUB_GMS_URL"])
 def test_domain_env_cannot_shadow_platform_env(name):
     with pytest.raises(ValueError, match=name):

@@ -17,7 +17,8 @@ Kubernetes Secrets the stack must create (in the domain namespace):
   `AWS_SECRET_ACCESS_KEY`: mounted into the webserver (reads compute logs), user code and runs.
 - `warehouse.credentials_secret` (optional, e.g. local mode), keys `WAREHOUSE_USER` and
   `WAREHOUSE_PASSWORD`: warehouse login for dbt in user code and runs. In AWS mode the user code
-  authenticates to Redshift with its Pod Identity role instead.
+  authenticates to Redshift Serverless with its Pod Identity role instead (GetCredentials in
+  `WAREHOUSE_WORKGROUP`), as the IAM database user that owns the domain's schema.
 
 The catalog token (optional): Secret `catalog.token_secret`, key `catalog.token_key`, mounted as a
 directory (never `subPath`, which kubelet does not refresh) so a rotated token reaches running pods;
@@ -82,6 +83,8 @@ class WarehouseEndpoint:
     port: int
     database: str
     credentials_secret: str | None = None
+    # Redshift Serverless with IAM auth: dbt and the code log in as the pod's role in this workgroup.
+    workgroup: str | None = None
 
     def __post_init__(self) -> None:
         if self.credentials_secret is not None:
@@ -175,6 +178,8 @@ def user_code_env(args: DagsterArgs) -> dict[str, str]:
         "DBT_TARGET": args.dbt_target,
         "DATA_DOCS_PREFIX": DATA_DOCS_PREFIX,
     }
+    if args.warehouse.workgroup:
+        env["WAREHOUSE_WORKGROUP"] = args.warehouse.workgroup
     if args.storage.endpoint_url:
         # Read by boto3/botocore for every S3 client.
         env["AWS_ENDPOINT_URL"] = args.storage.endpoint_url

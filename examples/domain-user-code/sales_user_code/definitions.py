@@ -20,6 +20,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource, dbt_assets, get_asset_key_for_model
 
+from sales_user_code.catalog import catalog_sensors
 from sales_user_code.lake import LakeResource
 from sales_user_code.project import sales_project
 from sales_user_code.quality import SUITE_NAME, validate_orders_daily
@@ -82,6 +83,7 @@ defs = Definitions(
     asset_checks=[orders_daily_gx_suite],
     jobs=[sales_daily],
     schedules=[ScheduleDefinition(job=sales_daily, cron_schedule="0 6 * * *", execution_timezone="UTC")],
+    sensors=catalog_sensors(),
     resources={
         # The dbt next to this interpreter, so the venv or image need not be on PATH.
         "dbt": DbtCliResource(project_dir=sales_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),

@@ -3,6 +3,7 @@
 import os
 from decimal import Decimal
 
+import boto3
 import duckdb
 import pandas as pd
 import psycopg2
@@ -15,6 +16,7 @@ def read_table(schema: str, table: str) -> pd.DataFrame:
     """The whole table as a DataFrame, connecting with the same variables as profiles.yml.
 
     Meant for small curated tables (the GX suite validates in pandas); NUMERIC columns come back as float.
+    Each target reads only its own login variables (_postgres_login, _redshift_login).
     """
     env = os.environ
     target = env.get("DBT_TARGET", "duckdb")
@@ -26,12 +28,13 @@ def read_table(schema: str, table: str) -> pd.DataFrame:
     if target not in ("postgres", "redshift"):
         raise ValueError(f"DBT_TARGET={target!r}: expected duckdb, postgres or redshift")
     # Redshift speaks the PostgreSQL protocol; psycopg2 serves both.
+    user, password = _redshift_login() if target == "redshift" else _postgres_login()
     con = psycopg2.connect(
         host=env["WAREHOUSE_HOST"],
         port=int(env.get("WAREHOUSE_PORT", "5439" if target == "redshift" else "5432")),
         dbname=env["WAREHOUSE_DB"],
-        user=env["WAREHOUSE_USER"],
-        password=env["WAREHOUSE_PASSWORD"],
+        user=user,
+        password=password,
         sslmode="require" if target == "redshift" else "prefer",
         connect_timeout=10,
     )
@@ -45,3 +48,15 @@ def read_table(schema: str, table: str) -> pd.DataFrame:
         if frame[column].map(lambda value: isinstance(value, Decimal)).any():
             frame[column] = frame[column].astype(float)
     return frame
+
+
+def _postgres_login() -> tuple[str, str]:
+    """The local stack's password login, from the Secret the platform mounts as env."""
+    return os.environ["WAREHOUSE_USER"], os.environ["WAREHOUSE_PASSWORD"]
+
+
+def _redshift_login() -> tuple[str, str]:
+    """Temporary credentials for the pod's IAM role in the workgroup (as dbt-redshift's iam_role method)."""
+    client = boto3.client("redshift-serverless", region_name=os.environ["AWS_REGION"])
+    answer = client.get_credentials(workgroupName=os.environ["WAREHOUSE_WORKGROUP"], dbName=os.environ["WAREHOUSE_DB"])
+    return answer["dbUser"], answer["dbPassword"]

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 from dbt.cli.main import dbtRunner
 from sales_user_code.project import sales_project
 from sales_user_code.warehouse import read_table
@@ -57,14 +58,21 @@ def test_build_on_duckdb_runs_seed_models_and_tests(tmp_path: Path, monkeypatch:
     assert actual == expected_orders_daily()
 
 
+# What the platform sets per target (AWS: no login at all, the pod's IAM role; local: a password Secret).
+TARGET_ENV = {
+    "postgres": {"WAREHOUSE_USER": "sales", "WAREHOUSE_PASSWORD": "not-a-secret"},
+    "redshift": {"WAREHOUSE_WORKGROUP": "dp-dev-sales", "AWS_REGION": "eu-west-1"},
+}
+
+
 @pytest.mark.parametrize("target", ["postgres", "redshift"])
 def test_profile_renders_for_warehouse_targets(target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `dbt parse` renders the selected output and loads its adapter without connecting.
     monkeypatch.setenv("DBT_TARGET", target)
-    monkeypatch.setenv("WAREHOUSE_HOST", "warehouse.example")
+    monkeypatch.setenv("WAREHOUSE_HOST", "dp-dev-sales.123456789012.eu-west-1.redshift-serverless.amazonaws.com")
     monkeypatch.setenv("WAREHOUSE_DB", "sales_wh")
-    monkeypatch.setenv("WAREHOUSE_USER", "sales")
-    monkeypatch.setenv("WAREHOUSE_PASSWORD", "not-a-secret")
+    for name, value in TARGET_ENV[target].items():
+        monkeypatch.setenv(name, value)
 
     result = dbt("parse", target_path=tmp_path)
 
@@ -72,3 +80,16 @@ def test_profile_renders_for_warehouse_targets(target: str, tmp_path: Path, monk
     assert result.result.metadata.adapter_type == target
     node = result.result.nodes["model.sales.orders_daily"]
     assert (node.database, node.schema) == ("sales_wh", "sales")
+
+
+def test_redshift_logs_in_with_the_pods_iam_role_in_the_workgroup() -> None:
+    # dbt-redshift 1.11: method iam_role asks redshift_connector for IAM credentials of the serverless
+    # workgroup (no db_user: the role's identity), so the profile needs neither user nor password.
+    from dbt.adapters.redshift.connections import RedshiftConnectionMethod
+
+    profile = yaml.safe_load((sales_project.project_dir / "profiles.yml").read_text())
+    redshift = profile["sales"]["outputs"]["redshift"]
+    assert redshift["method"] == RedshiftConnectionMethod.IAM_ROLE.value == "iam_role"
+    assert redshift["is_serverless"] is True
+    assert "WAREHOUSE_WORKGROUP" in redshift["serverless_work_group"]
+    assert not {"user", "password"} & set(redshift)

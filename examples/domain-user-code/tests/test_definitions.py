@@ -71,3 +71,18 @@ def test_gx_check_fails_on_a_bad_row_in_the_warehouse(
         "expect_column_values_to_be_between(total_amount)",
         "expect_column_values_to_be_unique(order_date)",
     ]
+
+
+def test_the_dbt_project_dir_comes_from_the_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    import sales_user_code.project as project
+
+    elsewhere = tmp_path / "dbt"
+    shutil.copytree(project.sales_project.project_dir, elsewhere, ignore=shutil.ignore_patterns("target"))
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(elsewhere))
+    try:
+        assert importlib.reload(project).sales_project.project_dir == elsewhere
+    finally:
+        monkeypatch.delenv("DBT_PROJECT_DIR")
+        importlib.reload(project)
