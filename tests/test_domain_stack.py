@@ -122,6 +122,19 @@ def releases(program: Program, domain: str) -> dict[str, dict[str, Any]]:
     return {r.inputs["chart"]: r.inputs for r in owned(program, domain) if r.type == RELEASE}
 
 
+def domain_role(program: Program, domain: str) -> Resource:
+    """The domain's Pod Identity role (the warehouse admin role is the other role a domain owns)."""
+    (role,) = [r for r in owned(program, domain) if r.type == "aws:iam/role:Role" and r.name == f"{domain}-domain"]
+    return role
+
+
+def domain_role_policy(program: Program, domain: str) -> Resource:
+    (policy,) = [
+        r for r in owned(program, domain) if r.type == "aws:iam/rolePolicy:RolePolicy" and r.name == f"{domain}-domain"
+    ]
+    return policy
+
+
 def bucket_of(program: Program, domain: str) -> Resource:
     (bucket,) = [r for r in owned(program, domain) if r.type == "aws:s3/bucket:Bucket"]
     return bucket
@@ -403,7 +416,7 @@ def test_role_policy_reaches_only_own_bucket_lake_key_workgroup_and_consumed_pre
         for ref in domain.consumes:
             producer, _, product = ref.partition(".")
             consumed[bucket_arns[producer]] = next(p.prefix for p in domains[producer].products if p.name == product)
-        (policy,) = [r for r in owned(program, name) if r.type == "aws:iam/rolePolicy:RolePolicy"]
+        policy = domain_role_policy(program, name)
         reached: set[str] = set()
         for st in statements(policy.inputs["policy"]):
             assert st["Effect"] == "Allow"
@@ -428,15 +441,15 @@ def test_role_policy_reaches_only_own_bucket_lake_key_workgroup_and_consumed_pre
         assert not any(res.startswith(arn) for res in reached for arn in others)
     # The sample grant: marketing reads sales.orders, and sales reaches nothing of marketing.
     assert domains["marketing"].consumes == ["sales.orders"]
-    marketing = next(r for r in owned(program, "marketing") if r.type == "aws:iam/rolePolicy:RolePolicy")
+    marketing = domain_role_policy(program, "marketing")
     assert bucket_arns["sales"] in marketing.inputs["policy"]
-    sales = next(r for r in owned(program, "sales") if r.type == "aws:iam/rolePolicy:RolePolicy")
+    sales = domain_role_policy(program, "sales")
     assert bucket_arns["marketing"] not in sales.inputs["policy"]
 
 
 def test_trust_policy_is_pod_identity_for_the_domain_namespace(program: Program, domains: dict[str, Domain]) -> None:
     for name in domains:
-        (role,) = [r for r in owned(program, name) if r.type == "aws:iam/role:Role"]
+        role = domain_role(program, name)
         for st in statements(role.inputs["assumeRolePolicy"]):
             assert st["Effect"] == "Allow"
             assert st["Principal"] == {"Service": "pods.eks.amazonaws.com"}
@@ -454,9 +467,12 @@ def test_a_pod_identity_association_per_tool_service_account(program: Program, d
     cluster = program.one("aws:eks/cluster:Cluster").outputs["name"]
     for name, domain in domains.items():
         mine = owned(program, name)
-        (role,) = [r for r in mine if r.type == "aws:iam/role:Role"]
+        role = domain_role(program, name)
         sas = {r.inputs["metadata"]["name"] for r in mine if r.type == SERVICE_ACCOUNT}
-        associations = [r.inputs for r in mine if r.type == POD_IDENTITY]
+        # The warehouse grants Job's ServiceAccount has its own, narrower role (tests/test_warehouse_access.py).
+        associations = [
+            r.inputs for r in mine if r.type == POD_IDENTITY and r.inputs["serviceAccount"] != "warehouse-admin"
+        ]
         tool_sas = set().union(*(TOOL_SAS[t] for t in enabled(domain)))
         assert len(tool_sas) == 5 and tool_sas <= sas
         assert sorted(a["serviceAccount"] for a in associations) == sorted(tool_sas)
@@ -806,7 +822,7 @@ def test_domains_export_per_domain(stack: str, program: Program, domains: dict[s
         assert set(out) >= {"namespace", "bucket", "warehouseEndpoint", "roleArn", "urls", "grants"}
         assert out["namespace"] == name
         assert out["bucket"] == bucket_of(program, name).outputs["bucket"]
-        (role,) = [r for r in owned(program, name) if r.type == "aws:iam/role:Role"]
+        role = domain_role(program, name)
         assert out["roleArn"] == role.outputs["arn"]
         workgroup = next(r for r in owned(program, name) if r.type.endswith("workgroup:Workgroup"))
         assert out["warehouseEndpoint"] == workgroup.outputs["endpoints"][0]["address"]

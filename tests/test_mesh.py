@@ -35,7 +35,9 @@ def mesh(mesh_dir: Path) -> Program:
 
 
 def _statements(program: Program, domain: str) -> list[dict[str, Any]]:
-    (policy,) = [r for r in owned(program, domain) if r.type == "aws:iam/rolePolicy:RolePolicy"]
+    (policy,) = [
+        r for r in owned(program, domain) if r.type == "aws:iam/rolePolicy:RolePolicy" and r.name == f"{domain}-domain"
+    ]
     return json.loads(policy.inputs["policy"])["Statement"]
 
 

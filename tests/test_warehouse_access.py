@@ -16,7 +16,7 @@ from tests.harness import Program, program_for
 ENV = {
     "WAREHOUSE_WORKGROUP": "dp-dev-sales",
     "WAREHOUSE_DB": "analytics",
-    "WAREHOUSE_ADMIN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redshift!dp-dev-sales-admin",
+    "WAREHOUSE_ADMIN_LOGIN_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redshift!dp-dev-sales-admin",
     "WAREHOUSE_USER": "IAMR:dp-dev-sales-domain",
     "WAREHOUSE_SCHEMA": "sales",
     "AWS_REGION": "eu-west-1",
@@ -78,7 +78,7 @@ def test_a_new_user_is_created_without_password_and_owns_its_schema():
     # Every call is the admin through the AWS-managed secret, on the domain's workgroup and database.
     for call in api.calls:
         assert call["WorkgroupName"] == "dp-dev-sales" and call["Database"] == "analytics"
-        assert call["SecretArn"] == ENV["WAREHOUSE_ADMIN_SECRET_ARN"]
+        assert call["SecretArn"] == ENV["WAREHOUSE_ADMIN_LOGIN_ARN"]
         assert "DbUser" not in call and "password" not in json.dumps(call).lower().replace("password disable", "")
 
 
@@ -174,7 +174,7 @@ def test_the_job_reaches_the_admin_secret_only_through_its_own_identity(dev):
     assert statement["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-namespace"] == "sales"
     [policy] = [r for r in dev.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == "sales-warehouse-admin"]
     doc = json.loads(policy.inputs["policy"])
-    secret_arn = _job_env(job)["WAREHOUSE_ADMIN_SECRET_ARN"]
+    secret_arn = _job_env(job)["WAREHOUSE_ADMIN_LOGIN_ARN"]
     assert {s["Sid"]: s["Resource"] for s in doc["Statement"]}["AdminSecret"] == secret_arn
     # No other role may read the admin secret.
     for other in dev.of_type("aws:iam/rolePolicy:RolePolicy"):

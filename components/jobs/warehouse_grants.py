@@ -13,7 +13,7 @@ Data API reads with the Job's own identity (EKS Pod Identity). Then, idempotentl
 2. `CREATE SCHEMA IF NOT EXISTS "<schema>" AUTHORIZATION "<user>"`;
 3. `ALTER SCHEMA "<schema>" OWNER TO "<user>"`, so dbt can create, replace and drop its relations there.
 
-Environment: WAREHOUSE_WORKGROUP, WAREHOUSE_DB, WAREHOUSE_ADMIN_SECRET_ARN, WAREHOUSE_USER,
+Environment: WAREHOUSE_WORKGROUP, WAREHOUSE_DB, WAREHOUSE_ADMIN_LOGIN_ARN (the admin secret's ARN), WAREHOUSE_USER,
 WAREHOUSE_SCHEMA, AWS_REGION (boto3), and optionally GRANTS_DEADLINE_SECONDS (default 900).
 A new warehouse, a fresh Pod Identity association or IAM policy can take minutes to answer; every
 failed call is retried until the deadline, then the Job fails (and Kubernetes retries it).
@@ -33,7 +33,7 @@ DONE_STATES = ("FINISHED", "FAILED", "ABORTED")
 REQUIRED_ENV = (
     "WAREHOUSE_WORKGROUP",
     "WAREHOUSE_DB",
-    "WAREHOUSE_ADMIN_SECRET_ARN",
+    "WAREHOUSE_ADMIN_LOGIN_ARN",
     "WAREHOUSE_USER",
     "WAREHOUSE_SCHEMA",
     "AWS_REGION",
@@ -67,7 +67,7 @@ class Settings:
         settings = cls(
             workgroup=env["WAREHOUSE_WORKGROUP"],
             database=env["WAREHOUSE_DB"],
-            secret_arn=env["WAREHOUSE_ADMIN_SECRET_ARN"],
+            secret_arn=env["WAREHOUSE_ADMIN_LOGIN_ARN"],
             user=env["WAREHOUSE_USER"],
             schema=env["WAREHOUSE_SCHEMA"],
             deadline_seconds=float(env.get("GRANTS_DEADLINE_SECONDS", "900")),
