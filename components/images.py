@@ -42,6 +42,9 @@ DATAHUB_INGESTION = ImageContract(
     repository="acryldata/datahub-ingestion",
     tag="v1.7.0",
     executables=frozenset({"sh", "python", "datahub"}),
+    # boto3: the warehouse grants Job (components/jobs/warehouse_grants.py) calls the Redshift Data API;
+    # the s3, glue and redshift source plugins of acryl-datahub[all] depend on it.
+    python_modules=frozenset({"boto3"}),
     datahub_sources=frozenset({"s3", "redshift", "postgres", "dbt", "superset"}),
     source=(
         "datahub-project/datahub docker/datahub-ingestion/Dockerfile: ubuntu:24.04 base (/bin/sh), a venv on "

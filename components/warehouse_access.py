@@ -28,10 +28,8 @@ from components.interfaces import WarehouseAdmin
 from components.jobs import warehouse_grants
 from components.workloads import hardened_container_security, hardened_pod_security
 
-# Must contain Python 3 and boto3 (the Job calls boto3's "redshift-data" client and nothing else).
-# The full acryldata/datahub-ingestion image installs acryl-datahub[all], whose s3, glue and redshift
-# sources bring boto3 (datahub docker/datahub-ingestion/Dockerfile, stage add-deps-full); the platform
-# already pins and pulls it for the catalog feed. Its ENTRYPOINT is `datahub`, so the Job sets `command`.
+# Python 3 and boto3 (its contract, components.images.DATAHUB_INGESTION, lists both); already pulled for
+# the catalog feed. Its ENTRYPOINT is `datahub`, so the Job sets `command`.
 GRANTS_IMAGE = INGESTION_IMAGE
 GRANTS_UID = IMAGE_UID
 MODULE_FILE = Path(warehouse_grants.__file__)

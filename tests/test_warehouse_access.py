@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from components.images import DATAHUB_INGESTION
 from components.jobs import warehouse_grants as grants
 from components.warehouse_access import COMMAND, GRANTS_IMAGE, MODULE_FILE
 from tests.harness import Program, program_for
@@ -141,7 +142,10 @@ def test_the_job_runs_the_tested_module_in_an_image_with_python_and_boto3(dev):
     spec = job.inputs["spec"]["template"]["spec"]
     [container] = spec["containers"]
     assert container["command"] == COMMAND == ["python", "/app/warehouse_grants.py"]
-    assert container["image"] == GRANTS_IMAGE
+    assert container["image"] == GRANTS_IMAGE == DATAHUB_INGESTION.ref
+    # The image contract: the interpreter the command calls, and the one module the code imports besides the stdlib.
+    assert COMMAND[0] in DATAHUB_INGESTION.executables
+    assert "boto3" in DATAHUB_INGESTION.python_modules
     configmap = _by_name(dev, "kubernetes:core/v1:ConfigMap")["sales-warehouse-grants-code"].inputs
     assert configmap["data"] == {"warehouse_grants.py": MODULE_FILE.read_text(encoding="utf-8")}
     assert configmap["immutable"] is True
