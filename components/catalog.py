@@ -172,7 +172,7 @@ class CentralCatalog(pulumi.ComponentResource):
                 ingress_namespaces=allow.ingress_namespaces,
                 # The load balancer reaches the sign-in gateway only.
                 ui_ports=(GATEWAY_PORT,),
-                private_egress=private_egress,
+                private_egress=private_egress + allow.credentials_egress,
                 served_ports=(datahub_gms_service(RELEASE)[1],),
                 served_to_label=DOMAIN_NAMESPACE_LABEL,
             ),

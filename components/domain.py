@@ -102,7 +102,7 @@ def guardrails_args(domain: Domain, foundation: Foundation) -> GuardrailsArgs:
         ingress_namespaces=allow.ingress_namespaces,
         egress_namespaces=allow.egress_namespaces,
         ui_ports=tuple(sorted(set(ui_ports(domain)))),
-        private_egress=allow.private_egress,
+        private_egress=allow.private_egress + allow.credentials_egress,
         catalog_namespace=CATALOG_NAMESPACE,
         extra_labels={"dataplatform.io/team": domain.owners.team},
         pss_enforce=pss_enforce_level(domain),

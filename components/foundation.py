@@ -35,6 +35,8 @@ from components.network import Network
 from components.validation import ConfigError
 
 CLUSTER_NAME_PREFIX = "dp"
+# The EKS Pod Identity agent's link-local address on every node (IPv4).
+POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
 
 
 class AwsFoundation(pulumi.ComponentResource):
@@ -130,6 +132,9 @@ class AwsFoundation(pulumi.ComponentResource):
             ingress_cidrs=(cidr,),
             ingress_namespaces=(),
             private_egress=(PortsTo(cidr=cidr, ports=(5432, 5439)),),
+            # The SDKs read AWS_CONTAINER_CREDENTIALS_FULL_URI, http://169.254.170.23/v1/credentials (port 80);
+            # with NetworkPolicies enforced, default-deny would otherwise cut every pod off its IAM role.
+            credentials_egress=(PortsTo(cidr=POD_IDENTITY_AGENT_CIDR, ports=(80,)),),
         )
 
     def provision_domain(self, request: DomainRequest, parent: pulumi.Resource) -> DomainServices:

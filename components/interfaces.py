@@ -113,6 +113,8 @@ class NetworkAllowances:
     ingress_cidrs: tuple[str, ...]
     ingress_namespaces: tuple[str, ...]
     private_egress: tuple[PortsTo, ...]
+    # Where pods fetch AWS credentials (the EKS Pod Identity agent): enforced NetworkPolicies see it too.
+    credentials_egress: tuple[PortsTo, ...] = ()
     # (namespace, TCP ports): in-cluster data services the domain pods call (local: MinIO).
     egress_namespaces: tuple[tuple[str, tuple[int, ...]], ...] = ()
 

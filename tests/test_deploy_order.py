@@ -139,3 +139,34 @@ def test_database_check_names_a_tool_started_before_its_database() -> None:
     assert order.database_violations(program) == [
         f"{order.RELEASE} sales-dagster does not wait for its metadata-database init Job"
     ]
+
+
+# --- runtime reachability ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_pods_on_aws_may_reach_the_pod_identity_agent(stack: str) -> None:
+    """Every namespace behind default-deny whose pods use Pod Identity may reach the agent on port 80.
+
+    The AWS SDKs fetch credentials from http://169.254.170.23/v1/credentials; the VPC CNI's network
+    policy agent enforces link-local traffic too (aws/aws-network-policy-agent#120).
+    """
+    p = program_for(stack)
+    associations = {r.inputs["namespace"] for r in p.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")}
+    guarded = {
+        r.inputs["metadata"]["namespace"]
+        for r in p.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r.inputs["metadata"]["name"] == "default-deny"
+    }
+    assert {"sales", "marketing"} <= associations & guarded
+    for namespace in associations & guarded:
+        allowed = [
+            (peer["ipBlock"]["cidr"], int(port["port"]))
+            for r in p.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+            if r.inputs["metadata"]["namespace"] == namespace
+            for rule in r.inputs["spec"].get("egress", [])
+            for peer in rule.get("to", [])
+            if "ipBlock" in peer
+            for port in rule.get("ports", [])
+        ]
+        assert ("169.254.170.23/32", 80) in allowed, namespace
