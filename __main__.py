@@ -15,6 +15,7 @@ from components.examples import refuse_example_values
 from components.foundation import CLUSTER_NAME_PREFIX
 from components.foundations import foundation_exports, make_foundation
 from components.identity_provider import sign_in_settings
+from components.quality import check_quality
 from components.retirement import adoptions, load_retired_records
 from components.sign_in import redirect_uris
 
@@ -30,6 +31,7 @@ domains = with_user_code_overrides(domains, config)
 refuse_example_values(config, domains, domains_dir)
 # What retired domains left in AWS: a domain onboarded again adopts it (docs/runbooks/offboarding.md).
 adopt = adoptions(load_retired_records(domains_dir), [d.name for d in domains if not d.retired], config.environment)
+check_quality(config, domains)
 
 # 2. The shared foundation of this environment.
 foundation = make_foundation(config)

@@ -339,6 +339,11 @@ class StackConfig(StrictModel):
             )
         return self
 
+    # Slack incoming-webhook URL per domain using quality.alerts.channel: slack. Set it as a secret
+    # (`pulumi config set --secret --path 'dataplatform:qualitySlackWebhooks.<domain>' <url>`); checked,
+    # without being shown, by components/quality.py.
+    quality_slack_webhooks: dict[str, SecretStr] = Field(default_factory=dict)
+
     @model_validator(mode="after")
     def _foundation_needs(self) -> StackConfig:
         if self.foundation == "aws" and self.cluster is None:

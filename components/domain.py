@@ -43,6 +43,7 @@ from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGu
 from components.identity_provider import SignInSettings, public_url
 from components.interfaces import DomainRequest, DomainServices, Foundation, IngressSettings, ProductGrant
 from components.metadata_db import DatabaseSpec, MetadataDatabases
+from components.quality import DomainQuality
 from components.retirement import RETIRED_TAG, Keep, StackRecord
 from components.sign_in import GATEWAY_PORT, SignInGateways, UiTarget
 from components.sizing import PROFILES
@@ -293,18 +294,30 @@ class DataDomainStack(pulumi.ComponentResource):
         warehouse_secret = self._warehouse_credentials(services, ns, labels)
         # The user code's DataHub sensor pushes Dagster runs to the catalog (DataHub has no pull source).
         dagster_catalog: dagster_values.CatalogAccess | None = None
-        if (
-            catalog is not None
-            and domain.tools.datahub_ingestion.enabled
-            and domain.tools.datahub_ingestion.sources.dagster
+        # The platform kit in the user code also publishes quality results with this URL and token.
+        if catalog is not None and (
+            (domain.tools.datahub_ingestion.enabled and domain.tools.datahub_ingestion.sources.dagster)
+            or (domain.tools.dagster.enabled and domain.quality.catalog)
         ):
             dagster_catalog = dagster_values.CatalogAccess(catalog.gms_url, catalog.token_secret, catalog.token_key)
+        self.quality: DomainQuality | None = None
         if domain.tools.dagster.enabled:
+            # The kit's checks run in the user code: alert channel and settings only when Dagster runs.
+            self.quality = DomainQuality(
+                f"{d}-quality",
+                domain,
+                config,
+                namespace=ns,
+                role_arn=services.role_arn,
+                warehouse_kind=services.warehouse.kind,
+                tags=domain_tags(domain),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails]),
+            )
             cfg = domain.tools.dagster
             db = self.databases.databases["dagster"]
             assert cfg.image is not None and cfg.code_location is not None  # the model requires both when enabled
             workgroup = wh.workgroup if wh.workgroup is not None else pulumi.Output.from_input("")
-            values = pulumi.Output.all(s3.bucket, db.host, services.warehouse.host, workgroup).apply(
+            values = pulumi.Output.all(s3.bucket, db.host, services.warehouse.host, workgroup, self.quality.env).apply(
                 lambda a, cfg=cfg, db=db: dagster_values.dagster_values(
                     dagster_values.DagsterArgs(
                         namespace=ns,
@@ -334,11 +347,17 @@ class DataDomainStack(pulumi.ComponentResource):
                         else cfg.resources.user_code.model_dump(by_alias=True),
                         run_resources=sizes.dagster_run if sizes else None,
                         catalog=dagster_catalog,
+                        quality_env=a[4],
+                        quality_secret=self.quality.secret_name,
                     )
                 )
             )
-            # dbt in the user code and its runs needs its schema first.
-            release("dagster", values, [self.warehouse_access] if self.warehouse_access else None)
+            # dbt in the user code and its runs needs its schema first; the alert channel too.
+            release(
+                "dagster",
+                values,
+                [*([self.warehouse_access] if self.warehouse_access else []), *self.quality.resources],
+            )
 
         if domain.tools.airbyte.enabled:
             db = self.databases.databases["airbyte"]
@@ -440,6 +459,7 @@ class DataDomainStack(pulumi.ComponentResource):
             "urls": self.urls,
             "grants": grant_summary(grants),
             **({"catalog": self.catalog_feed.exports} if self.catalog_feed else {}),
+            **({"quality": self.quality.exports} if self.quality else {}),
         }
         self.register_outputs(self.exports)
 

@@ -762,6 +762,45 @@ class Budget(StrictModel):
     monthly_usd: float = Field(gt=0, description="Monthly budget in USD, compared with the domain's estimate.")
 
 
+# ---------------------------------------------------------------- data quality
+
+
+class QualityAlerts(StrictModel):
+    """Where a failed quality check alerts the domain's owners."""
+
+    channel: Literal["slack", "sns", "none"] = Field(
+        default="none",
+        description="slack: an incoming webhook whose URL is the stack's secret config "
+        "dataplatform:qualitySlackWebhooks.<domain>; sns: a topic the stack creates for the domain, with "
+        "email subscribers (AWS foundation only); none: no alerts.",
+    )
+    emails: list[Email] = Field(
+        default_factory=list,
+        description="SNS only: addresses subscribed to the domain's topic (default: owners.email). Each must "
+        "confirm the subscription email AWS sends.",
+    )
+
+    @model_validator(mode="after")
+    def _emails_for_sns(self) -> QualityAlerts:
+        if self.emails and self.channel != "sns":
+            _fail([(("emails",), "is only used with channel: sns", self.emails)])
+        if len(set(self.emails)) != len(self.emails):
+            _fail([(("emails",), "must not repeat an address", self.emails)])
+        return self
+
+
+class Quality(StrictModel):
+    """Data-quality checks (the platform kit's `gx_check`): what blocks, where results and alerts go."""
+
+    block_on: Literal["error", "warning", "none"] = Field(
+        default="error",
+        description="Which failed checks stop downstream assets: error (error-severity checks; warnings only "
+        "report), warning (every failed check), none (nothing blocks, all report).",
+    )
+    catalog: bool = Field(default=True, description="Publish check results to DataHub as assertions with run events.")
+    alerts: QualityAlerts = Field(default_factory=_from_yaml, description="Where failed checks alert the owners.")
+
+
 # ---------------------------------------------------------------- governance and the domain
 
 
@@ -827,6 +866,7 @@ class Domain(StrictModel):
         description="Offboarding: keep only the bucket, database and warehouse namespace (retained, unprotected); "
         "delete the file in a later change. See docs/runbooks/offboarding.md.",
     )
+    quality: Quality = Field(default_factory=_from_yaml, description="Data-quality checks: blocking, catalog, alerts.")
     access: Access = Field(default_factory=_from_yaml, description="IdP groups that may use the domain's UIs.")
 
     cost: CostAssumptions = Field(

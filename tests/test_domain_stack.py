@@ -41,7 +41,7 @@ RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 # Ingestion is the ServiceAccount, the recipes and the CronJob; registering the domain in the
 # catalog (DomainCatalogFeed's token, registration Job and ConfigMap) is not part of it.
 TOOL_TOKENS = {
-    "dagster": ("dagster",),
+    "dagster": ("dagster", "quality"),  # the quality kit runs in the Dagster user code
     "airbyte": ("airbyte",),
     "superset": ("superset",),
     "datahubIngestion": ("datahub-ingestion", "catalog-ingestion", "catalog-recipes", "catalog-sources"),

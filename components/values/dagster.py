@@ -61,7 +61,7 @@ DATAHUB_TOKEN_FILE = f"{DATAHUB_TOKEN_DIR}/token"
 # 1.12.13); the chart itself passes -h and -p.
 GRPC_POINTER_OPTIONS = ("--module-name", "--package-name", "--python-file", "--working-directory", "--attribute")
 # Env names the platform sets; a domain's own env must not shadow them.
-PLATFORM_ENV_PREFIXES = ("AWS_", "DAGSTER_", "DATAHUB_", "DBT_", "WAREHOUSE_")
+PLATFORM_ENV_PREFIXES = ("AWS_", "DAGSTER_", "DATAHUB_", "DBT_", "QUALITY_", "WAREHOUSE_")
 PLATFORM_ENV_NAMES = frozenset({"LAKE_BUCKET", "DATA_DOCS_PREFIX"})
 DATA_DOCS_PREFIX = "docs/"
 USER_CODE_PORT = 3030
@@ -147,6 +147,9 @@ class DagsterArgs:
     # Absolute dbt project directory in the image (DBT_PROJECT_DIR); None: the image has no dbt project.
     dbt_project_dir: str | None = None
     catalog: CatalogAccess | None = None
+    # The quality kit's settings (components.quality), and the Secret with its Slack webhook (whole, envFrom).
+    quality_env: dict[str, str] = field(default_factory=dict)
+    quality_secret: str | None = None
 
     def __post_init__(self) -> None:
         check_label(self.namespace, "namespace")
@@ -189,7 +192,7 @@ def user_code_env(args: DagsterArgs) -> dict[str, str]:
     if args.catalog:
         env["DATAHUB_GMS_URL"] = args.catalog.gms_url
         env["DATAHUB_GMS_TOKEN_FILE"] = DATAHUB_TOKEN_FILE
-    return {**args.domain_env, **env}
+    return {**args.domain_env, **args.quality_env, **env}
 
 
 def token_volumes(args: DagsterArgs) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -226,7 +229,7 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
     if storage.endpoint_url:
         compute_logs["endpointUrl"] = storage.endpoint_url
 
-    user_secrets = _secret_refs(storage.credentials_secret, args.warehouse.credentials_secret)
+    user_secrets = _secret_refs(storage.credentials_secret, args.warehouse.credentials_secret, args.quality_secret)
     env = user_code_env(args)
     volumes, mounts = token_volumes(args)
     return {

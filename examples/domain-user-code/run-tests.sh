@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# The platform kit from this repository (the image installs it the same way: no dependencies of its own).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e ../../kit
 
 pg_bin() { command -v "$1" 2>/dev/null || ls /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | tail -n 1; }
 if [ -z "${SALES_TEST_POSTGRES_DSN:-}" ] && [ -n "$(pg_bin initdb)" ]; then

@@ -9,7 +9,6 @@ to the domain's Pod Identity role). A delivery error fails the tick without movi
 the alert is retried on the next tick rather than lost.
 """
 
-
 import json
 import urllib.request
 from collections.abc import Sequence

@@ -12,7 +12,6 @@ What the returned check does on every run:
 Alerts are the sensor's job (`alerts.quality_alert_sensor`): a failed check does not fail the run.
 """
 
-
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +22,8 @@ import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetKey,
     MetadataValue,
     asset_check,

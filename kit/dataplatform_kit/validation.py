@@ -146,7 +146,9 @@ def validate(
         .add_batch_definition_whole_dataframe("whole table")
     )
     # A fresh suite per context: GX binds a suite to the context that stored it.
-    suite = context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=[e.copy() for e in suite.expectations]))
+    suite = context.suites.add(
+        gx.ExpectationSuite(name=suite.name, expectations=[e.copy() for e in suite.expectations])
+    )
     definition = context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=batch, suite=suite))
     actions: list[Any] = [UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])]
     report_key = uuid.uuid4().hex

@@ -3,9 +3,8 @@
 from collections.abc import Iterator
 
 import pytest
-from standins import StandIn, stand_in
-
 from dataplatform_kit import settings as kit_settings
+from standins import StandIn, stand_in
 
 KIT_ENV = [value for name, value in vars(kit_settings).items() if name.endswith("_ENV")]
 

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, ConfigurableResource, Definitions, asset, define_asset_job
-from suites import orders_suite
-
 from dataplatform_kit import QualitySettings, gx_check, quality_alert_sensor
+from suites import orders_suite
 
 TABLE: dict[str, pd.DataFrame] = {}
 

@@ -58,8 +58,11 @@ def stand_in() -> Iterator[StandIn]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = _answer
-        do_POST = _answer
+        def do_GET(self) -> None:
+            self._answer()
+
+        def do_POST(self) -> None:
+            self._answer()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

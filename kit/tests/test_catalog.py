@@ -3,11 +3,10 @@
 from pathlib import Path
 
 import pytest
-from standins import StandIn
-from suites import BAD, GOOD, orders_suite
-
 from dataplatform_kit.settings import QualitySettings
 from dataplatform_kit.validation import Table, validate
+from standins import StandIn
+from suites import BAD, GOOD, orders_suite
 
 TABLE = Table("sales", "orders_daily")
 URN = "urn:li:dataset:(urn:li:dataPlatform:postgres,sales.sales.orders_daily,PROD)"

@@ -5,12 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, ExecuteInProcessResult
-from defs import build
-from suites import BAD, GOOD
-
 from dataplatform_kit import QualitySettings
 from dataplatform_kit.checks import gx_check
-from suites import orders_suite
+from defs import build
+from suites import BAD, GOOD, orders_suite
 
 NO_CATALOG = QualitySettings(catalog=False, domain="sales")
 

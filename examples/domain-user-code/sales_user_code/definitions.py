@@ -1,4 +1,5 @@
-"""The sales domain's Dagster code location: dbt models as assets, a GX check, lake uploads, a schedule."""
+"""The sales domain's Dagster code location: dbt models as assets, a blocking GX check (platform kit), the
+daily-revenue product in the lake, lake uploads, the quality alert sensor, a schedule."""
 
 import json
 import os
@@ -9,26 +10,29 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
-    AssetCheckResult,
     AssetExecutionContext,
     AssetSelection,
     Definitions,
+    MaterializeResult,
     MetadataValue,
     ScheduleDefinition,
-    asset_check,
+    asset,
     define_asset_job,
 )
 from dagster_dbt import DbtCliResource, dbt_assets, get_asset_key_for_model
+from dataplatform_kit import gx_check, quality_alert_sensor
 
 from sales_user_code.catalog import catalog_sensors
 from sales_user_code.lake import LakeResource
 from sales_user_code.project import sales_project
-from sales_user_code.quality import SUITE_NAME, validate_orders_daily
+from sales_user_code.quality import orders_daily_suite
 from sales_user_code.warehouse import read_table
 
 # Lake keys the platform's catalog ingestion and docs hosting read from.
 DBT_ARTIFACTS_PREFIX = "dbt/artifacts"
 DATA_DOCS_PREFIX = "docs"
+# The `daily-revenue` product of domains/sales.yaml: consumers read this prefix of the curated zone.
+DAILY_REVENUE_KEY = "curated/daily-revenue/orders_daily.csv"
 
 
 @dbt_assets(manifest=sales_project.manifest_path, project=sales_project)
@@ -47,28 +51,6 @@ def sales_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, lake: 
 ORDERS_DAILY = get_asset_key_for_model([sales_dbt_assets], "orders_daily")
 
 
-@asset_check(asset=ORDERS_DAILY, name="gx_suite", description=f"Great Expectations suite `{SUITE_NAME}`.")
-def orders_daily_gx_suite(lake: LakeResource) -> AssetCheckResult:
-    frame = read_table(*model_table("orders_daily"))
-    with tempfile.TemporaryDirectory() as docs_dir:
-        result = validate_orders_daily(frame, Path(docs_dir))
-        lake.put_tree(Path(docs_dir), DATA_DOCS_PREFIX)
-    failed = [
-        f"{r.expectation_config.type}({r.expectation_config.kwargs.get('column')})"
-        for r in result.results
-        if not r.success and r.expectation_config is not None
-    ]
-    return AssetCheckResult(
-        passed=result.success,
-        metadata={
-            "rows": len(frame),
-            "evaluated_expectations": result.statistics["evaluated_expectations"],
-            "failed_expectations": MetadataValue.json(failed),
-            "data_docs": MetadataValue.url(lake.uri(f"{DATA_DOCS_PREFIX}/index.html")),
-        },
-    )
-
-
 def model_table(model: str) -> tuple[str, str]:
     """(schema, table) of a model. Every profiles.yml output uses the same schema, so the baked manifest holds for all."""
     manifest = json.loads(sales_project.manifest_path.read_text())
@@ -76,14 +58,35 @@ def model_table(model: str) -> tuple[str, str]:
     return node["schema"], node["alias"]
 
 
-sales_daily = define_asset_job("sales_daily", selection=AssetSelection.assets(sales_dbt_assets))
+# Error severity: under the platform's default policy (quality.blockOn: error) a failure stops daily_revenue.
+orders_daily_gx_suite = gx_check(
+    ORDERS_DAILY,
+    orders_daily_suite(),
+    load=lambda: read_table(*model_table("orders_daily")),
+    table=model_table("orders_daily"),
+    severity="error",
+    docs_prefix=DATA_DOCS_PREFIX,
+)
+
+
+@asset(deps=[ORDERS_DAILY], description="The daily-revenue product: orders_daily as CSV in the curated zone.")
+def daily_revenue(lake: LakeResource) -> MaterializeResult:
+    frame = read_table(*model_table("orders_daily"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "orders_daily.csv"
+        frame.to_csv(path, index=False)
+        uri = lake.put_file(path, DAILY_REVENUE_KEY)
+    return MaterializeResult(metadata={"rows": len(frame), "uri": MetadataValue.url(uri)})
+
+
+sales_daily = define_asset_job("sales_daily", selection=AssetSelection.assets(sales_dbt_assets, daily_revenue))
 
 defs = Definitions(
-    assets=[sales_dbt_assets],
+    assets=[sales_dbt_assets, daily_revenue],
     asset_checks=[orders_daily_gx_suite],
     jobs=[sales_daily],
     schedules=[ScheduleDefinition(job=sales_daily, cron_schedule="0 6 * * *", execution_timezone="UTC")],
-    sensors=catalog_sensors(),
+    sensors=[*catalog_sensors(), quality_alert_sensor()],
     resources={
         # The dbt next to this interpreter, so the venv or image need not be on PATH.
         "dbt": DbtCliResource(project_dir=sales_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))),

@@ -25,6 +25,18 @@ CONTRACT = (
     "AWS_ENDPOINT_URL_S3",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
+    # Read by the platform kit (dataplatform_kit.settings).
+    "QUALITY_BLOCK_ON",
+    "QUALITY_CATALOG",
+    "QUALITY_ALERT_CHANNEL",
+    "QUALITY_SLACK_WEBHOOK_URL",
+    "QUALITY_SNS_TOPIC_ARN",
+    "QUALITY_DOMAIN",
+    "QUALITY_DATASET_PLATFORM",
+    "DATAHUB_GMS_URL",
+    "DATAHUB_GMS_TOKEN",
+    "DATAHUB_GMS_TOKEN_FILE",
+    "DATAHUB_ENV",
 )
 # A PostgreSQL to run the local-stack path against, e.g. "host=127.0.0.1 port=5432 dbname=wh user=u password=p".
 POSTGRES_DSN = os.environ.get("SALES_TEST_POSTGRES_DSN")

@@ -1,9 +1,13 @@
-"""The Great Expectations suite on its own: passes on good data, fails on a crafted bad row, renders Data Docs."""
+"""The Great Expectations suite through the kit (catalog off): passes on good data, fails on a crafted bad row,
+renders Data Docs."""
 
 from pathlib import Path
 
 import pandas as pd
-from sales_user_code.quality import validate_orders_daily
+from dataplatform_kit import QualitySettings, Table
+from dataplatform_kit.validation import validate
+from great_expectations.core import ExpectationSuiteValidationResult
+from sales_user_code.quality import orders_daily_suite
 
 GOOD = pd.DataFrame(
     {
@@ -12,6 +16,13 @@ GOOD = pd.DataFrame(
         "total_amount": [817.28, 0.0, 12.5],
     }
 )
+
+
+def validate_orders_daily(frame: pd.DataFrame, docs_dir: Path) -> ExpectationSuiteValidationResult:
+    settings = QualitySettings(catalog=False)
+    return validate(
+        frame, orders_daily_suite(), table=Table("sales", "orders_daily"), docs_dir=docs_dir, settings=settings
+    ).result
 
 
 def failed_expectations(frame: pd.DataFrame, docs_dir: Path) -> list[tuple[str, str]]:
