@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint plan scan test-examples local local-down
+.PHONY: setup test lint plan scan test-examples test-kit local local-down
 
 setup:
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,10 @@ test:
 # The example user code (dbt + Great Expectations on DuckDB) has its own venv and tests.
 test-examples:
 	bash examples/domain-user-code/run-tests.sh
+
+# The user-code kit (kit/): real GX checkpoints, the DataHub plugin against a GMS stand-in, Dagster runs.
+test-kit:
+	bash kit/run-tests.sh
 
 plan:
 	$(BIN)/python -m platformctl plan --stack $(or $(STACK),dev)

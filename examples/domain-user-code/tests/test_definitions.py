@@ -2,8 +2,6 @@
 in-process, and a failing GX check blocks the product and alerts the owners."""
 
 import json
-import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +18,6 @@ from dagster import (
     ExecuteInProcessResult,
     build_sensor_context,
 )
-from dagster_dbt import DbtCliResource
 
 EXPECTED_ASSETS = {AssetKey("raw_orders"), AssetKey("stg_orders"), AssetKey("orders_daily")}
 PRODUCT = AssetKey("daily_revenue")
@@ -70,29 +67,35 @@ def test_job_publishes_dbt_artifacts_and_data_docs_to_the_lake(run: ExecuteInPro
     assert (lake / "curated" / "daily-revenue" / "orders_daily.csv").read_text().count("\n") == 8  # header + 7 days
 
 
+@pytest.fixture
+def bad_seed() -> Iterator[None]:
+    """One bad order in the seed for this test: a completed order with a negative amount; restored after.
+
+    The seed file itself, because the dbt assets run in the project they were defined with.
+    """
+    from sales_user_code.project import sales_project
+
+    seed = sales_project.project_dir / "seeds" / "raw_orders.csv"
+    original = seed.read_bytes()
+    seed.write_bytes(original + b"9999,1,2026-04-01,completed,-50.00\n")
+    try:
+        yield
+    finally:
+        seed.write_bytes(original)
+
+
 def test_failed_gx_check_blocks_the_product_and_alerts_the_owners(
-    defs: Definitions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    defs: Definitions, bad_seed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sales_user_code.definitions import DAILY_REVENUE_KEY
     from sales_user_code.lake import LakeResource
-    from sales_user_code.project import sales_project
 
-    # The same dbt project with one bad order in the seed: a completed order with a negative amount.
-    project = tmp_path / "dbt"
-    shutil.copytree(sales_project.project_dir, project, ignore=shutil.ignore_patterns("target", "logs"))
-    with (project / "seeds" / "raw_orders.csv").open("a") as seed:
-        seed.write("9999,1,2026-04-01,completed,-50.00\n")
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     lake = tmp_path / "lake"
     instance = DagsterInstance.ephemeral()
 
     run = defs.resolve_job_def("sales_daily").execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        resources={
-            "dbt": DbtCliResource(project_dir=str(project), dbt_executable=str(Path(sys.executable).with_name("dbt"))),
-            "lake": LakeResource(local_dir=str(lake)),
-        },
+        instance=instance, raise_on_error=False, resources={"lake": LakeResource(local_dir=str(lake))}
     )
 
     checks = {e.check_name: e for e in run.get_asset_check_evaluations()}
