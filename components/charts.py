@@ -34,7 +34,7 @@ ChartName = Literal[
 
 # The Dagster chart is released with Dagster itself (same version); domain user-code images must
 # run this Dagster version, because the webserver and daemon images come from the chart.
-DAGSTER_VERSION = "1.12.13"
+DAGSTER_VERSION = "1.13.27"
 
 
 @dataclass(frozen=True)
