@@ -24,6 +24,8 @@ class StandIn:
     url: str
     requests: list[Request] = field(default_factory=list)
     status: int = 200
+    # Bodies to answer with, in order; then {"value": "ok"}.
+    replies: list[Any] = field(default_factory=list)
 
     def proposals(self) -> list[dict[str, Any]]:
         """GMS: every ingestProposal's proposal, with its aspect value decoded."""
@@ -51,7 +53,7 @@ def stand_in() -> Iterator[StandIn]:
             except ValueError:
                 body = raw.decode(errors="replace")
             state.requests.append(Request(self.command, self.path, dict(self.headers), body))
-            data = json.dumps({"value": "ok"}).encode()
+            data = json.dumps(state.replies.pop(0) if state.replies else {"value": "ok"}).encode()
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
