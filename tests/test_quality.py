@@ -189,11 +189,10 @@ def test_local_foundation_has_no_sns_so_alerts_are_off() -> None:
 def slack_program(tmp_path_factory: pytest.TempPathFactory) -> Program:
     folder = tmp_path_factory.mktemp("slack") / "domains"
     folder.mkdir()
-    for name in ("sales", "marketing"):
-        doc = sample(name)
-        if name == "marketing":
-            doc["quality"] = {"blockOn": "warning", "catalog": False, "alerts": {"channel": "slack"}}
-        (folder / f"{name}.yaml").write_text(yaml.safe_dump(doc))
+    # One domain keeps this extra program run short.
+    doc = {k: v for k, v in sample("marketing").items() if k != "consumes"}
+    doc["quality"] = {"blockOn": "warning", "catalog": False, "alerts": {"channel": "slack"}}
+    (folder / "marketing.yaml").write_text(yaml.safe_dump(doc))
     config = {**stack_config("dev"), "dataplatform:qualitySlackWebhooks": {"marketing": WEBHOOK}}
     return run_program("dev", domains_dir=folder, config=config)
 
