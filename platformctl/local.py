@@ -48,6 +48,8 @@ STATE_DIR = PROJECT_DIR / ".local-stack"
 KIND_CLUSTER = "dataplatform"
 KIND_CONFIG = PROJECT_DIR / "kind-dataplatform.yaml"
 EXAMPLE_DIR = PROJECT_DIR / "examples" / "domain-user-code"
+# The image installs the platform kit too, so it is built from the repository root (its Dockerfile says so).
+KIT_DIR = PROJECT_DIR / "kit"
 EXAMPLE_MODULE = "sales_user_code.definitions"
 IMAGE_REPOSITORY = "dataplatform-local/user-code"
 # The port `kubectl port-forward` opens for ingress-nginx (the stack's `uiPortForward` output).
@@ -111,14 +113,15 @@ def missing_prerequisites(env: Mapping[str, str], context: str | None) -> list[s
 # ---- the user-code image --------------------------------------------------------------------------
 
 
-def source_tag(directory: Path = EXAMPLE_DIR) -> str:
-    """An image tag that changes whenever a source file of the image changes (so pods roll)."""
+def source_tag(directory: Path = EXAMPLE_DIR, kit: Path = KIT_DIR) -> str:
+    """An image tag that changes whenever a source file of the image (example or kit) changes (so pods roll)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        relative = path.relative_to(directory)
-        if _NOT_SOURCES & set(relative.parts) or path.suffix in (".pyc", ".duckdb"):
-            continue
-        digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for root in (directory, kit):
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            relative = path.relative_to(root)
+            if _NOT_SOURCES & set(relative.parts) or path.suffix in (".pyc", ".duckdb") or relative.parts[0] == "tests":
+                continue
+            digest.update(f"{root.name}/{relative.as_posix()}".encode() + b"\0" + path.read_bytes() + b"\0")
     return f"src-{digest.hexdigest()[:12]}"
 
 
@@ -292,7 +295,7 @@ def up(ws: Workspace, env: Mapping[str, str], *, context: str | None, python: st
 
     tag = source_tag()
     image = f"{IMAGE_REPOSITORY}:{tag}"
-    run(["docker", "build", "--tag", image, str(EXAMPLE_DIR)], env)
+    run(["docker", "build", "--file", str(EXAMPLE_DIR / "Dockerfile"), "--tag", image, str(PROJECT_DIR)], env)
     if context.startswith("kind-"):
         run(["kind", "load", "docker-image", image, "--name", context.removeprefix("kind-")], env)
     else:

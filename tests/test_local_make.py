@@ -162,7 +162,8 @@ def test_first_run_creates_the_cluster_builds_loads_deploys_and_checks(
             "--config",
             str(PROJECT_DIR / "kind-dataplatform.yaml"),
         ],
-        ["docker", "build", "--tag", image, str(PROJECT_DIR / "examples" / "domain-user-code")],
+        # From the repository root: the image installs the platform kit (kit/) too.
+        ["docker", "build", "--file", str(local.EXAMPLE_DIR / "Dockerfile"), "--tag", image, str(PROJECT_DIR)],
         ["kind", "load", "docker-image", image, "--name", "dataplatform"],
         [
             "pulumi",
@@ -212,7 +213,7 @@ def test_a_second_run_reuses_the_cluster_and_the_stack(stubs: Stubs, ws: local.W
 
 def test_a_failing_step_stops_the_run(stubs: Stubs, ws: local.Workspace) -> None:
     stubs.answer("docker", "build", rc=1)
-    with pytest.raises(local.LocalError, match=r"`docker build --tag .*` failed with exit code 1"):
+    with pytest.raises(local.LocalError, match=r"`docker build --file .* --tag .*` failed with exit code 1"):
         _up(ws, stubs)
     assert not any(a[0] == "pulumi" for a in stubs.argvs())
 
@@ -282,6 +283,12 @@ def test_the_image_tag_follows_the_sources(tmp_path: Path) -> None:
     assert local.source_tag(src) == tag
     (src / "requirements.txt").write_text((src / "requirements.txt").read_text() + "\n# changed\n")
     assert local.source_tag(src) != tag
+    # The kit is in the image too.
+    kit = tmp_path / "kit"
+    shutil.copytree(local.KIT_DIR, kit, ignore=shutil.ignore_patterns(".venv", "__pycache__", "*.egg-info"))
+    before = local.source_tag(src, kit)
+    (kit / "dataplatform_kit" / "settings.py").write_text("# changed\n", encoding="utf-8")
+    assert local.source_tag(src, kit) != before
 
 
 # ---- down -----------------------------------------------------------------------------------------
