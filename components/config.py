@@ -320,6 +320,10 @@ class StackConfig(StrictModel):
     identity: IdentityConfig
     # The OIDC client secret as a Pulumi secret (`pulumi config set --secret dataplatform:identityClientSecret`).
     identity_client_secret: SecretStr | None = None
+    # Slack incoming-webhook URL per domain using quality.alerts.channel: slack. Set it as a secret
+    # (`pulumi config set --secret --path 'dataplatform:qualitySlackWebhooks.<domain>' <url>`); checked,
+    # without being shown, by components/quality.py.
+    quality_slack_webhooks: dict[str, SecretStr] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _identity_needs(self) -> StackConfig:
@@ -338,11 +342,6 @@ class StackConfig(StrictModel):
                 "ingress.certificateArn is required on the aws foundation: every UI is served over HTTPS only"
             )
         return self
-
-    # Slack incoming-webhook URL per domain using quality.alerts.channel: slack. Set it as a secret
-    # (`pulumi config set --secret --path 'dataplatform:qualitySlackWebhooks.<domain>' <url>`); checked,
-    # without being shown, by components/quality.py.
-    quality_slack_webhooks: dict[str, SecretStr] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _foundation_needs(self) -> StackConfig:
