@@ -303,7 +303,7 @@ class DataDomainStack(pulumi.ComponentResource):
         self.quality: DomainQuality | None = None
         if domain.tools.dagster.enabled:
             # The kit's checks run in the user code: alert channel and settings only when Dagster runs.
-            self.quality = DomainQuality(
+            quality = self.quality = DomainQuality(
                 f"{d}-quality",
                 domain,
                 config,
@@ -317,7 +317,7 @@ class DataDomainStack(pulumi.ComponentResource):
             db = self.databases.databases["dagster"]
             assert cfg.image is not None and cfg.code_location is not None  # the model requires both when enabled
             workgroup = wh.workgroup if wh.workgroup is not None else pulumi.Output.from_input("")
-            values = pulumi.Output.all(s3.bucket, db.host, services.warehouse.host, workgroup, self.quality.env).apply(
+            values = pulumi.Output.all(s3.bucket, db.host, services.warehouse.host, workgroup, quality.env).apply(
                 lambda a, cfg=cfg, db=db: dagster_values.dagster_values(
                     dagster_values.DagsterArgs(
                         namespace=ns,
@@ -348,7 +348,7 @@ class DataDomainStack(pulumi.ComponentResource):
                         run_resources=sizes.dagster_run if sizes else None,
                         catalog=dagster_catalog,
                         quality_env=a[4],
-                        quality_secret=self.quality.secret_name,
+                        quality_secret=quality.secret_name,
                     )
                 )
             )

@@ -19,6 +19,7 @@ from components.config import StackConfig
 from components.domain_config import Domain, load_domains
 from components.quality import ALERTS_SECRET, SLACK_WEBHOOK_KEY, quality_problems, topic_policy
 from components.validation import ConfigError
+from components.values.dagster import DATAHUB_TOKEN_FILE
 from tests.harness import PROJECT_DIR, Program, Secret, program_for, run_program, stack_config, walk
 
 FIXTURE = PROJECT_DIR / "kit" / "tests" / "fixtures" / "platform-recipes.json"
@@ -168,8 +169,8 @@ def test_user_code_gets_the_kit_settings_and_the_topic_arn() -> None:
         "QUALITY_ALERT_CHANNEL": "sns",
     }
     assert env["QUALITY_SNS_TOPIC_ARN"] == topic.outputs["arn"]
-    # Catalog publishing uses the domain's own token, from its Secret.
-    assert env["DATAHUB_GMS_TOKEN"] == {"secretKeyRef": {"name": "datahub-ingestion-token", "key": "token"}}
+    # Catalog publishing uses the domain's own token, from its Secret mounted as a file (read on each call).
+    assert env["DATAHUB_GMS_TOKEN_FILE"] == DATAHUB_TOKEN_FILE
     assert user_code_env(program, "marketing")["QUALITY_ALERT_CHANNEL"] == "none"
 
 
@@ -204,7 +205,12 @@ def test_slack_webhook_reaches_the_user_code_only_through_a_secret(slack_program
     assert secret.inputs["metadata"]["namespace"] == "marketing"
     assert secret.inputs["stringData"] == Secret({SLACK_WEBHOOK_KEY: WEBHOOK})
     env = user_code_env(slack_program, "marketing")
-    assert env["QUALITY_SLACK_WEBHOOK_URL"] == {"secretKeyRef": {"name": ALERTS_SECRET, "key": SLACK_WEBHOOK_KEY}}
+    # The Secret's one key is the variable's name, and the code server and the run pods load it whole.
+    assert SLACK_WEBHOOK_KEY == "QUALITY_SLACK_WEBHOOK_URL" and SLACK_WEBHOOK_KEY not in env
+    values = next(r for r in slack_program.of_type(RELEASE) if r.name == "marketing-dagster").inputs["values"]
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert {"name": ALERTS_SECRET} in deployment["envSecrets"]
+    assert {"name": ALERTS_SECRET} in values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]
     assert (env["QUALITY_ALERT_CHANNEL"], env["QUALITY_BLOCK_ON"], env["QUALITY_CATALOG"]) == (
         "slack",
         "warning",

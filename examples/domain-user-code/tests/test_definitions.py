@@ -2,6 +2,7 @@
 in-process, and a failing GX check blocks the product and alerts the owners."""
 
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
