@@ -102,6 +102,7 @@ class WarehouseAccess(pulumi.ComponentResource):
                             k8s.core.v1.ContainerArgs(
                                 name="grants",
                                 image=GRANTS_IMAGE,
+                                image_pull_policy="Always",
                                 command=COMMAND,
                                 env=[
                                     env("WAREHOUSE_WORKGROUP", request.workgroup),
