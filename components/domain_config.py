@@ -657,6 +657,12 @@ class Superset(StrictModel):
     redis: Redis = Field(default_factory=_from_yaml, description="Cache and Celery broker.")
 
 
+class Sandbox(StrictModel):
+    """The analyst sandbox: read-only exploration of curated data and consumed products (docs/sandbox.md)."""
+
+    enabled: bool = Field(default=False, description="Give the domain's analysts the sandbox.")
+
+
 class DatahubSources(StrictModel):
     """What the scheduled ingestion reads. Unset: on when the tool it reads is enabled."""
 
@@ -685,6 +691,7 @@ class Tools(StrictModel):
     airbyte: Airbyte = Field(default_factory=_from_yaml, description="Ingestion.")
     superset: Superset = Field(default_factory=_from_yaml, description="BI.")
     datahub_ingestion: DatahubIngestion = Field(default_factory=_from_yaml, description="Catalog ingestion.")
+    sandbox: Sandbox = Field(default_factory=_from_yaml, description="Read-only exploration for analysts.")
 
     @field_validator("datahub_ingestion")
     @classmethod
