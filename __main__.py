@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pulumi
 
+from components.aws.cluster import STORAGE_CLASS
+from components.aws.foundation import CLUSTER_NAME_PREFIX
 from components.catalog import CentralCatalog, catalog_ui_url
-from components.cluster import STORAGE_CLASS
 from components.config import load_stack_config, with_user_code_overrides
 from components.cost_monitoring import CostMonitoring
 from components.domain import DataDomainStack, domain_ui_urls, grants_for
 from components.domain_config import load_domains
 from components.examples import refuse_example_values
-from components.foundation import CLUSTER_NAME_PREFIX
 from components.foundations import foundation_exports, make_foundation
 from components.identity_provider import sign_in_settings
 from components.quality import check_quality

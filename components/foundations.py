@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.aws.foundation import AwsFoundation
 from components.config import StackConfig
-from components.foundation import AwsFoundation
-from components.foundation_local import INGRESS_NAMESPACE, INGRESS_RELEASE, UI_PORT_FORWARD, LocalFoundation
+from components.local.foundation import INGRESS_NAMESPACE, INGRESS_RELEASE, UI_PORT_FORWARD, LocalFoundation
 
 
 def make_foundation(config: StackConfig) -> AwsFoundation | LocalFoundation:

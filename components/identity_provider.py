@@ -28,9 +28,9 @@ import pulumi_random as random
 
 from components.charts import release_args
 from components.config import DEX_CLIENT_ID, StackConfig
-from components.foundation_local import IDENTITY_NAMESPACE
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
 from components.interfaces import Foundation
+from components.local.foundation import IDENTITY_NAMESPACE
 from components.values import dex as dex_values
 from components.values.oauth2_proxy import OidcEndpoints
 from components.workloads import ui_ingress_spec

@@ -38,9 +38,9 @@ import yaml
 from components.catalog import USERS_SECRET
 from components.domain import SUPERSET_ADMIN, SUPERSET_CREDENTIALS_SECRET
 from components.domain_config import load_domains
-from components.domain_services_local import LAKE_CREDENTIALS_SECRET
-from components.foundation_local import IDENTITY_NAMESPACE as DEX_NAMESPACE
 from components.identity_provider import DEX_USERS_SECRET
+from components.local.domain_services import LAKE_CREDENTIALS_SECRET
+from components.local.foundation import IDENTITY_NAMESPACE as DEX_NAMESPACE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACK = "local"

@@ -48,7 +48,7 @@ import pulumi
 from components.catalog import AUTH_SECRET, FRONTEND_HEALTH_PATH, SYSTEM_CLIENT_ID
 from components.config import StackConfig, parse_stack_config
 from components.domain import SUPERSET_ADMIN, SUPERSET_CREDENTIALS_SECRET, UI_HEALTH_PATHS
-from components.foundation_local import INGRESS_NAMESPACE, INGRESS_RELEASE
+from components.local.foundation import INGRESS_NAMESPACE, INGRESS_RELEASE
 from components.values import dex as dex_values
 from components.values.dagster import dagster_ui_service
 from components.values.superset import superset_ui_service

@@ -10,6 +10,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 
+from components.aws.catalog_services import (
+    AwsCatalogRefs,
+    AwsCatalogServices,
+    availability_zones,
+    opensearch_access_policy,
+    opensearch_role_policy,
+)
+from components.aws.foundation import AwsFoundation
 from components.catalog import (
     DOMAIN_NAMESPACE_LABEL,
     INGESTION_IMAGE,
@@ -17,16 +25,8 @@ from components.catalog import (
     CentralCatalog,
     issuer_configmap_name,
 )
-from components.catalog_services import (
-    AwsCatalogRefs,
-    AwsCatalogServices,
-    availability_zones,
-    opensearch_access_policy,
-    opensearch_role_policy,
-)
 from components.charts import PINNED
 from components.config import parse_stack_config
-from components.foundation import AwsFoundation
 from components.guardrails import PortsTo
 from components.identity_provider import sign_in_settings
 from components.interfaces import CatalogRequest, CatalogServices, IngressSettings, NetworkAllowances

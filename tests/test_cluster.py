@@ -12,8 +12,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from components.aws.cluster import KubernetesCluster, alb_controller_policy
 from components.charts import PINNED
-from components.cluster import KubernetesCluster, alb_controller_policy
 from components.config import EKS_LOG_TYPES, ClusterConfig, load_stack_config
 from components.validation import ConfigError
 from components.values.alb_controller import alb_controller_values

@@ -43,7 +43,7 @@ def test_tools_wait_for_their_database(program: Program) -> None:
 def test_the_checks_have_something_to_check_on_aws(stack: str) -> None:
     p = program_for(stack)
     assert len(p.of_type(order.ACCESS_POLICY)) >= 1
-    # external-dns (components/dns.py) runs in kube-system too, on the workload provider.
+    # external-dns (components/aws/dns.py) runs in kube-system too, on the workload provider.
     assert [r.inputs["chart"] for r in p.of_type(order.RELEASE) if r.inputs["namespace"] == "kube-system"] == [
         order.ALB_CONTROLLER_CHART,
         "external-dns",

@@ -12,9 +12,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from components.aws.dns import external_dns_policy
 from components.charts import PINNED
 from components.config import parse_stack_config
-from components.dns import external_dns_policy
 from components.validation import ConfigError
 from components.values.external_dns import external_dns_values
 from platformctl.chartkeys import reference_values, shared_charts_dir, unknown_keys

@@ -6,7 +6,7 @@ import json
 
 import parliament
 
-from components.identity import domain_role_policy, pod_identity_trust_policy
+from components.aws.identity import domain_role_policy, pod_identity_trust_policy
 from components.interfaces import ProductGrant
 
 OWN = "arn:aws:s3:::dp-dev-domain-marketing-1a2b3c4d"

@@ -715,7 +715,7 @@ def test_prod_metadata_db_is_multi_az_deletion_protected_with_final_snapshot() -
         i = db.inputs
         assert i["multiAz"] is True and i["deletionProtection"] is True
         assert i["skipFinalSnapshot"] is False and i["finalSnapshotIdentifier"]
-        assert i["backupRetentionPeriod"] == 14  # components/postgres.py: 14 days in prod
+        assert i["backupRetentionPeriod"] == 14  # components/aws/postgres.py: 14 days in prod
 
 
 def test_dev_metadata_db_is_single_az() -> None:

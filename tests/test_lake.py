@@ -12,8 +12,8 @@ import pulumi_aws as aws
 import pytest
 from parliament import iam_definition
 
+from components.aws.lake import KEY_ACTIONS, DataLake, bucket_name, name_suffix
 from components.config import ProtectionConfig, StackConfig, parse_stack_config
-from components.lake import KEY_ACTIONS, DataLake, bucket_name, name_suffix
 from platformctl.simulate import ACCOUNT_ID, PlatformMocks
 from tests.harness import Program, Resource, run_function, stack_config
 

@@ -14,7 +14,7 @@ checked for every stack by tests/test_deploy_order.py.
 
 from __future__ import annotations
 
-from components.foundation_local import cnpg_values
+from components.local.foundation import cnpg_values
 from tests.harness import Program, program_for
 
 CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"

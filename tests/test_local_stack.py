@@ -21,21 +21,21 @@ import pytest
 
 from components.config import parse_stack_config
 from components.domain_config import parse_quantity
-from components.domain_services_local import (
+from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
+from components.interfaces import ProductGrant
+from components.local.domain_services import (
     LAKE_CREDENTIALS_SECRET,
     POSTGRES_IMAGES,
     lake_bucket_name,
     lake_user_policy,
 )
-from components.foundation_local import (
+from components.local.foundation import (
     CNPG_NAMESPACE,
     DOMAIN_NAMESPACE_LABEL,
     INGRESS_NAMESPACE,
     MINIO_NAMESPACE,
     MINIO_ROOT_SECRET,
 )
-from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
-from components.interfaces import ProductGrant
 from components.values.common import S3_CREDENTIAL_KEYS
 from platformctl.rendered_checks import check_objects
 from platformctl.validate import (

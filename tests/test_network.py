@@ -13,8 +13,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from components.aws.network import Network, first_zones, flow_log_policy, subnet_layout
 from components.config import NetworkConfig
-from components.network import Network, first_zones, flow_log_policy, subnet_layout
 from platformctl.simulate import ACCOUNT_ID, PlatformMocks
 from tests.harness import Program, Resource, run_function
 

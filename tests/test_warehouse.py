@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.warehouse import PORT, Warehouse, WarehouseArgs
+from components.aws.warehouse import PORT, Warehouse, WarehouseArgs
 from tests.harness import Program, Resource, Secret, run_function
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"

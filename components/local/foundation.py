@@ -27,15 +27,6 @@ import pulumi_random as random
 
 from components.charts import release_args
 from components.config import StackConfig
-from components.domain_services_local import (
-    CNPG_CLUSTER_LABEL,
-    CNPG_OPERATOR_PORTS,
-    MINIO_ROOT_PASSWORD_KEY,
-    MINIO_ROOT_USER_KEY,
-    LocalDomainServices,
-    LocalPlatformRefs,
-    lake_bucket_name,
-)
 from components.guardrails import OWNER_LABEL, ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, PortsTo, Quota
 from components.interfaces import (
     CatalogRequest,
@@ -47,6 +38,15 @@ from components.interfaces import (
     PostgresServer,
     S3Settings,
     WarehouseSettings,
+)
+from components.local.domain_services import (
+    CNPG_CLUSTER_LABEL,
+    CNPG_OPERATOR_PORTS,
+    MINIO_ROOT_PASSWORD_KEY,
+    MINIO_ROOT_USER_KEY,
+    LocalDomainServices,
+    LocalPlatformRefs,
+    lake_bucket_name,
 )
 from components.validation import ConfigError
 from components.values.common import container_security_context, pod_security_context, resources

@@ -16,11 +16,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.catalog_services import AwsCatalogRefs, AwsCatalogServices
-from components.cluster import KubernetesCluster
+from components.aws.catalog_services import AwsCatalogRefs, AwsCatalogServices
+from components.aws.cluster import KubernetesCluster
+from components.aws.dns import ExternalDns
+from components.aws.domain_services import AwsDomainServices, AwsPlatformRefs
+from components.aws.lake import DataLake
+from components.aws.network import Network
 from components.config import StackConfig
-from components.dns import ExternalDns
-from components.domain_services import AwsDomainServices, AwsPlatformRefs
 from components.guardrails import PortsTo
 from components.interfaces import (
     CatalogRequest,
@@ -30,8 +32,6 @@ from components.interfaces import (
     IngressSettings,
     NetworkAllowances,
 )
-from components.lake import DataLake
-from components.network import Network
 from components.validation import ConfigError
 
 CLUSTER_NAME_PREFIX = "dp"

@@ -32,8 +32,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.identity import domain_role_policy, pod_identity_trust_policy, warehouse_admin_policy
+from components.aws.lake import DataLake
+from components.aws.postgres import PostgresSpec, private_postgres
+from components.aws.warehouse import Warehouse, WarehouseArgs
 from components.config import BackupsConfig
-from components.identity import domain_role_policy, pod_identity_trust_policy, warehouse_admin_policy
 from components.interfaces import (
     DomainRequest,
     DomainServices,
@@ -42,9 +45,6 @@ from components.interfaces import (
     WarehouseAdmin,
     WarehouseSettings,
 )
-from components.lake import DataLake
-from components.postgres import PostgresSpec, private_postgres
-from components.warehouse import Warehouse, WarehouseArgs
 
 METADATA_DB_ADMIN = "dpadmin"
 WAREHOUSE_DB = "analytics"

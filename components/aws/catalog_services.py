@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.identity import pod_identity_trust_policy
+from components.aws.postgres import PostgresSpec, private_postgres
 from components.config import BackupsConfig
-from components.identity import pod_identity_trust_policy
 from components.interfaces import CatalogRequest, CatalogServices, PostgresServer
-from components.postgres import PostgresSpec, private_postgres
 
 SQL_ADMIN = "datahub"
 SQL_DATABASE = "datahub"

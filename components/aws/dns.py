@@ -28,8 +28,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.aws.cluster import KUBE_SYSTEM, KubernetesCluster, pod_identity_trust_policy
 from components.charts import ChartName, ChartOverride, release_args
-from components.cluster import KUBE_SYSTEM, KubernetesCluster, pod_identity_trust_policy
 from components.values.external_dns import external_dns_values
 
 SERVICE_ACCOUNT = "external-dns"
