@@ -12,13 +12,14 @@ Creates:
 - the stores: managed RDS PostgreSQL / Amazon OpenSearch from `foundation.provision_catalog` when
   `catalog.sql == "rds"` / `catalog.search == "opensearch"`, and the official datahub-prerequisites
   chart, sized small, for whatever stays in-cluster (Kafka unless `kafkaBootstrapServers` is set);
-- ServiceAccounts for DataHub, its system-update Jobs and the token issuer, and the issuer's script
-  (an immutable ConfigMap named after a digest of the script, so domain issuer Jobs re-run when it changes);
+- ServiceAccounts for DataHub, its system-update Jobs and the token issuer, and the issuer's code: the
+  module `components/jobs/datahub_token_issuer.py`, read from this repository into an immutable
+  ConfigMap named after a digest of its source, so domain issuer Jobs re-run when it changes;
 - the `datahub` release (values from `components.values.datahub`) and an internal Ingress at
   `datahub.<baseDomain>` through the foundation's ingress settings for group `platform`.
 
-`endpoint` (CatalogEndpoint) is what a DomainCatalogFeed needs. The issuer script
-(`ISSUER_SCRIPT`) runs per domain in this namespace as DataHub's system client: it upserts the
+`endpoint` (CatalogEndpoint) is what a DomainCatalogFeed needs. The issuer
+(components.jobs.datahub_token_issuer) runs per domain in this namespace as DataHub's system client: it upserts the
 domain's ingestion user, team group and access policy, creates a personal access token for that user
 (GraphQL createAccessToken) and writes it into the domain's own Secret, revoking the token of two
 rotations ago.
@@ -34,6 +35,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -47,6 +49,7 @@ from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGu
 from components.identity_provider import SignInSettings, public_url
 from components.images import DATAHUB_INGESTION
 from components.interfaces import CatalogRequest, CatalogServices, Foundation
+from components.jobs import datahub_token_issuer
 from components.sign_in import GATEWAY_PORT, SignInGateways, UiTarget
 from components.sizing import PROFILES
 from components.values.common import Postgres
@@ -85,7 +88,11 @@ APP_SA = "datahub"
 OPERATOR_SA = "datahub-operator"
 ISSUER_SA = "datahub-token-issuer"
 ISSUER_CONFIGMAP_PREFIX = "datahub-token-issuer"
-ISSUER_SCRIPT_KEY = "issuer.py"
+# The module the issuer Jobs run; the ConfigMap key is its file name.
+ISSUER_MODULE_FILE = Path(datahub_token_issuer.__file__)
+ISSUER_SCRIPT_KEY = ISSUER_MODULE_FILE.name
+# The auth Secret's key the issuer mounts (its only key that leaves DataHub's own pods).
+SYSTEM_CLIENT_SECRET_KEY = "system_client_secret"
 # Each domain namespace gets this Secret (key `token`), written by the issuer only.
 TOKEN_SECRET = "datahub-ingestion-token"
 TOKEN_KEY = "token"
@@ -120,8 +127,13 @@ def _times(quantity: str, factor: int) -> str:
     return f"{int(value * 1000)}m"
 
 
+def issuer_source() -> str:
+    """The issuer module's source, as the ConfigMap holds it."""
+    return ISSUER_MODULE_FILE.read_text(encoding="utf-8")
+
+
 def issuer_configmap_name(script: str) -> str:
-    """The issuer ConfigMap's name: a digest of the script it holds."""
+    """The issuer ConfigMap's name: a digest of the source it holds."""
     return f"{ISSUER_CONFIGMAP_PREFIX}-{hashlib.sha256(script.encode()).hexdigest()[:10]}"
 
 
@@ -201,7 +213,7 @@ class CentralCatalog(pulumi.ComponentResource):
                 "auth",
                 AUTH_SECRET,
                 {
-                    "system_client_secret": password("system-client-secret"),
+                    SYSTEM_CLIENT_SECRET_KEY: password("system-client-secret"),
                     "token_service_signing_key": password("token-signing-key", 64),
                     "token_service_salt": password("token-salt"),
                 },
@@ -267,14 +279,15 @@ class CentralCatalog(pulumi.ComponentResource):
             service_account(OPERATOR_SA, True),
             service_account(ISSUER_SA, True),
         ]
-        # Named after its script and immutable: a new script is a new ConfigMap, so the issuer Job
+        # Named after its source and immutable: a new module is a new ConfigMap, so the issuer Job
         # (whose name hashes the ConfigMap's) runs again, and a running Job never sees a half-updated one.
-        issuer_configmap = issuer_configmap_name(ISSUER_SCRIPT)
+        source = issuer_source()
+        issuer_configmap = issuer_configmap_name(source)
         self.issuer_scripts = k8s.core.v1.ConfigMap(
             f"{name}-token-issuer",
             metadata=meta(issuer_configmap),
             immutable=True,
-            data={ISSUER_SCRIPT_KEY: ISSUER_SCRIPT},
+            data={ISSUER_SCRIPT_KEY: source},
             opts=in_ns,
         )
 
@@ -403,213 +416,3 @@ class CentralCatalog(pulumi.ComponentResource):
             "kafka": "external" if cat.kafka_bootstrap_servers else "in-cluster",
         }
         self.register_outputs(self.exports)
-
-
-ISSUER_SCRIPT = r'''"""Issue one domain's DataHub ingestion token and store it in that domain's Secret.
-
-Runs in the catalog namespace as DataHub's system client (HTTP Basic "<client id>:<secret>", which
-never leaves this namespace). Idempotent: it upserts the domain's ingestion user, its team group and
-an access policy (EDIT_ENTITY, what GMS requires for writes through its REST APIs), creates a
-personal access token for the user (GraphQL createAccessToken), writes it into the domain's
-pre-created Secret (get/patch only), and revokes the token issued two runs ago, so a run that
-started with the previous token can finish.
-"""
-
-import base64
-import json
-import os
-import ssl
-import time
-import urllib.error
-import urllib.request
-
-RESTLI = {"X-RestLi-Protocol-Version": "2.0.0"}
-CREATE_TOKEN = """
-mutation issue($input: CreateAccessTokenInput!) {
-  createAccessToken(input: $input) { accessToken metadata { urn } }
-}"""
-REVOKE_TOKEN = "mutation revoke($id: String!) { revokeAccessToken(tokenId: $id) }"
-TOKEN_URN_PREFIX = "urn:li:dataHubAccessToken:"
-
-
-def call(method, url, body=None, headers=None, context=None, content_type="application/json"):
-    """(status, parsed JSON or text) for one HTTP request; HTTP errors are returned, not raised."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": content_type, **(headers or {})}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30, context=context) as response:
-            raw = response.read()
-            return response.status, (json.loads(raw) if raw else None)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")
-
-
-class Gms:
-    def __init__(self, url, authorization, wait_seconds=900, pause=10):
-        self.url = url.rstrip("/")
-        self.headers = {"Authorization": authorization}
-        self.wait_seconds = wait_seconds
-        self.pause = pause
-
-    def wait(self):
-        deadline = time.monotonic() + self.wait_seconds
-        while True:
-            try:
-                if call("GET", f"{self.url}/health")[0] == 200:
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"GMS at {self.url} did not become healthy")
-            time.sleep(self.pause)
-
-    def propose(self, entity_type, urn, aspect_name, aspect):
-        proposal = {
-            "entityType": entity_type,
-            "entityUrn": urn,
-            "changeType": "UPSERT",
-            "aspectName": aspect_name,
-            "aspect": {"contentType": "application/json", "value": json.dumps(aspect)},
-        }
-        status, body = call(
-            "POST",
-            f"{self.url}/aspects?action=ingestProposal",
-            {"proposal": proposal},
-            {**self.headers, **RESTLI},
-        )
-        if status >= 300:
-            raise SystemExit(f"upsert {aspect_name} of {urn} failed: HTTP {status} {body}")
-
-    def graphql(self, query, variables):
-        status, body = call("POST", f"{self.url}/api/graphql", {"query": query, "variables": variables}, self.headers)
-        if status >= 300 or not isinstance(body, dict) or body.get("errors"):
-            raise SystemExit(f"GraphQL failed: HTTP {status} {body}")
-        return body["data"]
-
-
-class Kube:
-    def __init__(self, api, token, context=None):
-        self.api = api.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.context = context
-
-    def _path(self, namespace, name):
-        return f"{self.api}/api/v1/namespaces/{namespace}/secrets/{name}"
-
-    def read_secret(self, namespace, name):
-        status, body = call("GET", self._path(namespace, name), headers=self.headers, context=self.context)
-        if status != 200:
-            raise SystemExit(f"cannot read Secret {namespace}/{name}: HTTP {status} {body}")
-        return {k: base64.b64decode(v).decode() for k, v in (body.get("data") or {}).items()}
-
-    def write_secret(self, namespace, name, values):
-        data = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
-        status, body = call(
-            "PATCH",
-            self._path(namespace, name),
-            {"data": data},
-            self.headers,
-            self.context,
-            content_type="application/merge-patch+json",
-        )
-        if status != 200:
-            raise SystemExit(f"cannot write Secret {namespace}/{name}: HTTP {status} {body}")
-
-
-def actor_urn(domain):
-    return f"urn:li:corpuser:ingestion-{domain}"
-
-
-def issue(gms, kube, *, domain, namespace, secret, team, team_email, duration):
-    actor = actor_urn(domain)
-    gms.wait()
-    gms.propose(
-        "corpuser",
-        actor,
-        "corpUserInfo",
-        {"active": True, "displayName": f"Ingestion ({domain})", "title": f"Catalog feed of data domain {domain}"},
-    )
-    gms.propose(
-        "corpGroup",
-        f"urn:li:corpGroup:{team}",
-        "corpGroupInfo",
-        {
-            "displayName": team,
-            "email": team_email,
-            "description": "Team owning data domains (managed by the data platform)",
-            "admins": [],
-            "members": [],
-            "groups": [],
-        },
-    )
-    gms.propose(
-        "dataHubPolicy",
-        f"urn:li:dataHubPolicy:dataplatform-ingestion-{domain}",
-        "dataHubPolicyInfo",
-        {
-            "displayName": f"Data platform: catalog feed of domain {domain}",
-            "description": "Lets the domain's ingestion user write metadata (managed by the data platform).",
-            "type": "METADATA",
-            "state": "ACTIVE",
-            "privileges": ["EDIT_ENTITY"],
-            "actors": {"users": [actor], "resourceOwners": False, "allUsers": False, "allGroups": False},
-            "editable": False,
-        },
-    )
-    current = kube.read_secret(namespace, secret)
-    created = gms.graphql(
-        CREATE_TOKEN,
-        {
-            "input": {
-                "type": "PERSONAL",
-                "actorUrn": actor,
-                "duration": duration,
-                "name": f"dataplatform-{domain}",
-                "description": f"Ingestion and registration of data domain {domain}; rotated by the data platform",
-            }
-        },
-    )["createAccessToken"]
-    token_id = created["metadata"]["urn"].removeprefix(TOKEN_URN_PREFIX)
-    try:
-        kube.write_secret(
-            namespace,
-            secret,
-            {"token": created["accessToken"], "token-id": token_id, "previous-token-id": current.get("token-id", "")},
-        )
-    except SystemExit:
-        gms.graphql(REVOKE_TOKEN, {"id": token_id})
-        raise
-    stale = current.get("previous-token-id", "")
-    if stale and stale != token_id:
-        gms.graphql(REVOKE_TOKEN, {"id": stale})
-    print(f"issued a {duration} token for {actor} into {namespace}/{secret}")
-
-
-def main():
-    env = os.environ
-    service_account = "/var/run/secrets/kubernetes.io/serviceaccount"
-    with open(f"{service_account}/token") as f:
-        sa_token = f.read().strip()
-    kube = Kube(
-        f"https://{env['KUBERNETES_SERVICE_HOST']}:{env['KUBERNETES_SERVICE_PORT']}",
-        sa_token,
-        ssl.create_default_context(cafile=f"{service_account}/ca.crt"),
-    )
-    gms = Gms(env["DATAHUB_GMS_URL"], f"Basic {env['DATAHUB_SYSTEM_CLIENT_ID']}:{env['DATAHUB_SYSTEM_CLIENT_SECRET']}")
-    issue(
-        gms,
-        kube,
-        domain=env["DOMAIN"],
-        namespace=env["TARGET_NAMESPACE"],
-        secret=env["TOKEN_STORE_NAME"],
-        team=env["TEAM"],
-        team_email=env["TEAM_EMAIL"],
-        duration=env["ACCESS_VALIDITY"],
-    )
-
-
-if __name__ == "__main__":
-    main()
-'''

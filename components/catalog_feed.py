@@ -6,17 +6,20 @@ Creates, in the domain namespace:
   in the catalog namespace;
 - the registration: an immutable ConfigMap with the proposals rendered from the domain file (the
   DataHub Domain with description, owners and the grants it holds as custom properties; each product
-  as a Data Product with description, prefix, contract link and its Domain) and the script that
-  upserts them into GMS, and a Job named after a hash of all that, so any change re-runs it;
+  as a Data Product with description, prefix, contract link and its Domain) and the module that
+  upserts them into GMS (`components/jobs/datahub_registration.py`, read from this repository), and a
+  Job named after a hash of all that, so any change re-runs it;
 - when ingestion is on and a pull source is enabled: a ConfigMap of recipes (one per source:
   warehouse, lake, dbt artifacts, Superset) and one CronJob that runs them in turn on the domain's
   schedule with its ingestion ServiceAccount (the domain's Pod Identity role on AWS);
 and, in the catalog namespace, the issuer Job that writes the domain's first token and a CronJob
 that rotates it weekly (tokens last a month).
 
-Invariants: no secret is in a ConfigMap, an env value or the program's inputs: the token comes from the
-Secret through `secretKeyRef`, recipes reference credentials as `${VAR}` that DataHub expands from env
-filled by `secretKeyRef`; every pod is restricted (non-root, no escalation, no capabilities,
+Invariants: no secret is in a ConfigMap, an env value or the program's inputs. The issuer and the
+registration read their credential from a file mounted from its Secret (one key each: the system client
+secret in the catalog namespace, the domain token in the domain namespace); the ingestion recipes
+reference credentials as `${VAR}`, which the DataHub CLI expands from env only, so that env comes from
+`secretKeyRef`. Every pod is restricted (non-root, no escalation, no capabilities,
 RuntimeDefault seccomp, read-only root filesystem with emptyDirs for /tmp and the CLI's home), sized
 and pinned; logical names start with the domain name and nothing depends on another domain's file
 but the grants the caller resolved. Dagster has no pull source in DataHub: its push sensor
@@ -28,16 +31,25 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.catalog import IMAGE_UID, ISSUER_SCRIPT_KEY, SYSTEM_CLIENT_ID, CatalogEndpoint
+from components.catalog import (
+    IMAGE_UID,
+    ISSUER_SCRIPT_KEY,
+    SYSTEM_CLIENT_ID,
+    SYSTEM_CLIENT_SECRET_KEY,
+    CatalogEndpoint,
+)
 from components.domain_config import DatahubSources, Domain
 from components.interfaces import DomainServices, ProductGrant
+from components.jobs import datahub_registration, datahub_token_issuer
 from components.values.common import S3_CREDENTIAL_KEYS
+from components.values.dagster import DATAHUB_TOKEN_DIR, DATAHUB_TOKEN_FILE
 from components.workloads import hardened_container_security, hardened_pod_security
 
 REGISTRATION_SA = "datahub-registration"
@@ -51,6 +63,10 @@ TOKEN_DURATION = "ONE_MONTH"
 TOKEN_ROTATION_SCHEDULE = "0 2 * * 1"
 CLI_HOME = "/datahub-home"
 PULL_SOURCES = ("warehouse", "lake", "dbt", "superset")
+REGISTRATION_MODULE_FILE = Path(datahub_registration.__file__)
+REGISTRATION_DIR = "/registration"
+PROPOSALS_KEY = "proposals.json"
+ISSUER_DIR = "/scripts"
 GRANT_ACCESS = "read-only: s3:GetObject and s3:ListBucket under the prefix, kms:Decrypt with the shared lake key"
 
 
@@ -306,6 +322,16 @@ def _scratch_volumes() -> tuple[list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.V
     return volumes, mounts
 
 
+def _secret_file_volume(name: str, secret: str, key: str, path: str) -> k8s.core.v1.VolumeArgs:
+    """One key of a Secret as a read-only file; the pod waits until the key exists (not optional)."""
+    return k8s.core.v1.VolumeArgs(
+        name=name,
+        secret=k8s.core.v1.SecretVolumeSourceArgs(
+            secret_name=secret, items=[k8s.core.v1.KeyToPathArgs(key=key, path=path)], default_mode=0o440
+        ),
+    )
+
+
 def _configmap_volume(name: str, configmap: pulumi.Input[str]) -> k8s.core.v1.VolumeArgs:
     return k8s.core.v1.VolumeArgs(
         name=name, config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=configmap, default_mode=0o444)
@@ -386,19 +412,30 @@ class DomainCatalogFeed(pulumi.ComponentResource):
             service_account=catalog.issuer_service_account,
             automount=True,  # it calls the Kubernetes API
             labels={**labels, "app.kubernetes.io/name": "datahub-token-issuer"},
-            volumes=[_configmap_volume("scripts", catalog.issuer_configmap), *scratch],
+            volumes=[
+                _configmap_volume("scripts", catalog.issuer_configmap),
+                _secret_file_volume(
+                    "system-client",
+                    catalog.auth_secret,
+                    SYSTEM_CLIENT_SECRET_KEY,
+                    Path(datahub_token_issuer.SYSTEM_CLIENT_SECRET_FILE).name,
+                ),
+                *scratch,
+            ],
             container=k8s.core.v1.ContainerArgs(
                 name="issue",
                 image=catalog.image,
                 image_pull_policy="Always",
-                command=["python", f"/scripts/{ISSUER_SCRIPT_KEY}"],
+                command=["python", f"{ISSUER_DIR}/{ISSUER_SCRIPT_KEY}"],
                 env=[
                     *(_env(k, v) for k, v in sorted(issuer_env.items())),
-                    _secret_env("DATAHUB_SYSTEM_CLIENT_SECRET", catalog.auth_secret, "system_client_secret"),
                     _env("HOME", CLI_HOME),
                 ],
                 volume_mounts=[
-                    k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/scripts", read_only=True),
+                    k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=ISSUER_DIR, read_only=True),
+                    k8s.core.v1.VolumeMountArgs(
+                        name="system-client", mount_path=datahub_token_issuer.SYSTEM_CLIENT_SECRET_DIR, read_only=True
+                    ),
                     *scratch_mounts,
                 ],
                 security_context=hardened_container_security(),
@@ -431,6 +468,7 @@ class DomainCatalogFeed(pulumi.ComponentResource):
             opts=after_rbac,
         )
 
+        # The ingestion CLI expands ${DATAHUB_GMS_TOKEN} in recipes from env only.
         token_env = [
             _env("DATAHUB_GMS_URL", catalog.gms_url),
             _secret_env("DATAHUB_GMS_TOKEN", catalog.token_secret, catalog.token_key),
@@ -453,13 +491,14 @@ class DomainCatalogFeed(pulumi.ComponentResource):
         )
         self.proposals = registration_proposals(domain, grants)
         proposals_json = json.dumps(self.proposals, indent=2, sort_keys=True)
-        registration_hash = _short_hash(proposals_json, REGISTER_SCRIPT, catalog.image, catalog.gms_url)
+        module = REGISTRATION_MODULE_FILE.read_text(encoding="utf-8")
+        registration_hash = _short_hash(proposals_json, module, catalog.image, catalog.gms_url)
         registration_configmap = f"datahub-registration-{registration_hash}"
         self.registration = k8s.core.v1.ConfigMap(
             f"{name}-registration",
             metadata=meta(registration_configmap),
             immutable=True,
-            data={"proposals.json": proposals_json, "register.py": REGISTER_SCRIPT},
+            data={PROPOSALS_KEY: proposals_json, REGISTRATION_MODULE_FILE.name: module},
             opts=child,
         )
         self.register_job = k8s.batch.v1.Job(
@@ -472,20 +511,30 @@ class DomainCatalogFeed(pulumi.ComponentResource):
                     service_account=REGISTRATION_SA,
                     automount=False,
                     labels={**labels, "app.kubernetes.io/name": "datahub-registration"},
-                    volumes=[_configmap_volume("registration", registration_configmap), *scratch],
+                    volumes=[
+                        _configmap_volume("registration", registration_configmap),
+                        _secret_file_volume(
+                            "datahub-token", catalog.token_secret, catalog.token_key, Path(DATAHUB_TOKEN_FILE).name
+                        ),
+                        *scratch,
+                    ],
                     container=k8s.core.v1.ContainerArgs(
                         name="register",
                         image=catalog.image,
                         image_pull_policy="Always",
-                        command=["python", "/registration/register.py"],
+                        command=["python", f"{REGISTRATION_DIR}/{REGISTRATION_MODULE_FILE.name}"],
                         env=[
-                            *token_env,
-                            _env("PROPOSALS_FILE", "/registration/proposals.json"),
+                            _env("DATAHUB_GMS_URL", catalog.gms_url),
+                            _env("DATAHUB_GMS_TOKEN_FILE", DATAHUB_TOKEN_FILE),
+                            _env("PROPOSALS_FILE", f"{REGISTRATION_DIR}/{PROPOSALS_KEY}"),
                             _env("HOME", CLI_HOME),
                         ],
                         volume_mounts=[
                             k8s.core.v1.VolumeMountArgs(
-                                name="registration", mount_path="/registration", read_only=True
+                                name="registration", mount_path=REGISTRATION_DIR, read_only=True
+                            ),
+                            k8s.core.v1.VolumeMountArgs(
+                                name="datahub-token", mount_path=DATAHUB_TOKEN_DIR, read_only=True
                             ),
                             *scratch_mounts,
                         ],
@@ -605,74 +654,3 @@ class DomainCatalogFeed(pulumi.ComponentResource):
             "ingestion": {"schedule": ingestion.schedule, "sources": sources} if sources else None,
         }
         self.register_outputs(self.exports)
-
-
-REGISTER_SCRIPT = r'''"""Register a domain in DataHub: upsert each aspect of the proposals file through GMS.
-
-Authenticates with the domain's own token (Bearer). Upserts are idempotent, so a re-run (a new Job
-after the domain file changed) only rewrites what is declared.
-"""
-
-import json
-import os
-import time
-import urllib.error
-import urllib.request
-
-# 401/403: a fresh token or access policy takes GMS a few minutes to see (policy cache);
-# 429/5xx and 0 (no connection): GMS is busy or starting.
-RETRY = {0, 401, 403, 429, 500, 502, 503, 504}
-
-
-def post(url, token, body):
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "X-RestLi-Protocol-Version": "2.0.0",
-            "Authorization": f"Bearer {token}",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode(errors="replace")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")
-    except OSError as error:
-        return 0, str(error)
-
-
-def register(gms_url, token, proposals, deadline_seconds=900, pause=10.0):
-    url = gms_url.rstrip("/") + "/aspects?action=ingestProposal"
-    for p in proposals:
-        body = {
-            "proposal": {
-                "entityType": p["entityType"],
-                "entityUrn": p["entityUrn"],
-                "changeType": "UPSERT",
-                "aspectName": p["aspectName"],
-                "aspect": {"contentType": "application/json", "value": json.dumps(p["aspect"])},
-            }
-        }
-        deadline = time.monotonic() + deadline_seconds
-        while True:
-            status, text = post(url, token, body)
-            if 200 <= status < 300:
-                break
-            if status not in RETRY or time.monotonic() > deadline:
-                raise SystemExit(f"{p['aspectName']} of {p['entityUrn']}: HTTP {status} {text[:500]}")
-            time.sleep(pause)
-        print(f"upserted {p['aspectName']} of {p['entityUrn']}")
-
-
-def main():
-    with open(os.environ["PROPOSALS_FILE"]) as f:
-        proposals = json.load(f)
-    register(os.environ["DATAHUB_GMS_URL"], os.environ["DATAHUB_GMS_TOKEN"], proposals)
-
-
-if __name__ == "__main__":
-    main()
-'''

@@ -1,15 +1,16 @@
-"""DomainCatalogFeed on the records (registration, ingestion, token plumbing) and its two scripts against a
-local fake of GMS and the Kubernetes API."""
+"""DomainCatalogFeed on the records (registration, ingestion, token plumbing) and the two modules its Jobs run
+(components/jobs/datahub_token_issuer.py, components/jobs/datahub_registration.py) against a local fake of GMS
+and the Kubernetes API."""
 
 from __future__ import annotations
 
 import base64
 import json
 import threading
-import types
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,15 +19,17 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from components.catalog import INGESTION_IMAGE, ISSUER_SCRIPT, CatalogEndpoint, issuer_configmap_name
+from components.catalog import INGESTION_IMAGE, CatalogEndpoint, issuer_configmap_name, issuer_source
 from components.catalog_feed import (
-    REGISTER_SCRIPT,
+    REGISTRATION_MODULE_FILE,
     SupersetSource,
     pull_sources,
     registration_proposals,
 )
 from components.domain_config import Domain
 from components.interfaces import DomainServices, PostgresServer, ProductGrant, S3Settings, WarehouseSettings
+from components.jobs import datahub_registration as registration
+from components.jobs import datahub_token_issuer as issuer
 from platformctl.validate import k8s_errors, k8s_manifests
 from policy import rules
 from tests.harness import Program, Resource, Secret, run_function, walk
@@ -40,7 +43,7 @@ ENDPOINT = CatalogEndpoint(
     token_secret="datahub-ingestion-token",
     token_key="token",
     issuer_service_account="datahub-token-issuer",
-    issuer_configmap=issuer_configmap_name(ISSUER_SCRIPT),
+    issuer_configmap=issuer_configmap_name(issuer_source()),
     auth_secret="datahub-auth",
     ready=(),
 )
@@ -263,14 +266,53 @@ def test_registration_job_is_named_after_its_content(sales: Program) -> None:
     assert register in _named(same, "kubernetes:batch/v1:Job")
 
 
-def test_registration_job_reads_the_token_from_the_secret(sales: Program) -> None:
+def test_registration_job_runs_again_when_its_module_changes(
+    sales: Program, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changed = tmp_path / REGISTRATION_MODULE_FILE.name
+    changed.write_text(REGISTRATION_MODULE_FILE.read_text(encoding="utf-8") + "\n# changed\n")
+    monkeypatch.setattr("components.catalog_feed.REGISTRATION_MODULE_FILE", changed)
+    rerun = _run(_domain(SALES))
+    before = {n for n in _named(sales, "kubernetes:batch/v1:Job") if n.startswith("datahub-register-")}
+    after = {n for n in _named(rerun, "kubernetes:batch/v1:Job") if n.startswith("datahub-register-")}
+    assert len(after) == 1 and before.isdisjoint(after)
+    assert _configmap(rerun, "datahub-registration-")["datahub_registration.py"].endswith("# changed\n")
+
+
+def _mounted_files(pod: dict[str, Any], container: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Path in the container -> (Secret, key) for every Secret key mounted as a file."""
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    out = {}
+    for mount in container["volumeMounts"]:
+        secret = volumes[mount["name"]].get("secret")
+        if secret:
+            assert mount["readOnly"] is True and "subPath" not in mount
+            for item in secret["items"]:
+                out[f"{mount['mountPath']}/{item['path']}"] = (secret["secretName"], item["key"])
+    return out
+
+
+def test_registration_job_reads_the_token_from_a_mounted_file(sales: Program) -> None:
     job = next(r for n, r in _named(sales, "kubernetes:batch/v1:Job").items() if n.startswith("datahub-register-"))
     pod = _pod(job)
     (container,) = pod["containers"]
     env = _env(container)
-    assert env["DATAHUB_GMS_TOKEN"] == {"secretKeyRef": {"name": "datahub-ingestion-token", "key": "token"}}
+    # Every variable the module requires is set, to plain values: the token is a file, not env.
+    assert set(registration.REQUIRED_ENV) <= set(env)
+    assert all(isinstance(v, str) for v in env.values()), env
     assert env["DATAHUB_GMS_URL"] == GMS
-    assert container["command"] == ["python", "/registration/register.py"]
+    assert _mounted_files(pod, container) == {env["DATAHUB_GMS_TOKEN_FILE"]: ("datahub-ingestion-token", "token")}
+    # The module and the proposals come from the registration ConfigMap, mounted where the env and command say.
+    configmap = _configmap(sales, "datahub-registration-")
+    assert configmap == {
+        "proposals.json": configmap["proposals.json"],
+        "datahub_registration.py": REGISTRATION_MODULE_FILE.read_text(encoding="utf-8"),
+    }
+    assert container["command"] == ["python", "/registration/datahub_registration.py"]
+    assert env["PROPOSALS_FILE"] == "/registration/proposals.json"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mounts["/registration"]]["configMap"]["name"].startswith("datahub-registration-")
     assert (pod["serviceAccountName"], pod["automountServiceAccountToken"]) == ("datahub-registration", False)
     issue = next(r for n, r in _named(sales, "kubernetes:batch/v1:Job").items() if n.startswith("datahub-token-"))
     assert issue.urn in job.depends_on
@@ -464,8 +506,12 @@ def test_issuer_runs_in_the_catalog_namespace_with_the_system_secret(sales: Prog
         assert (pod["serviceAccountName"], pod["automountServiceAccountToken"]) == ("datahub-token-issuer", True)
         (container,) = pod["containers"]
         env = _env(container)
-        assert env["DATAHUB_SYSTEM_CLIENT_SECRET"] == {
-            "secretKeyRef": {"name": "datahub-auth", "key": "system_client_secret"}
+        # Every variable the module requires is set (the kubelet sets KUBERNETES_SERVICE_*), all plain values;
+        # the system client secret is the one key of the auth Secret mounted where the module reads it.
+        assert set(issuer.REQUIRED_ENV) - {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"} <= set(env)
+        assert all(isinstance(v, str) for v in env.values()), env
+        assert _mounted_files(pod, container) == {
+            issuer.SYSTEM_CLIENT_SECRET_FILE: ("datahub-auth", "system_client_secret")
         }
         assert (env["DOMAIN"], env["TARGET_NAMESPACE"], env["TOKEN_STORE_NAME"]) == (
             "sales",
@@ -477,7 +523,10 @@ def test_issuer_runs_in_the_catalog_namespace_with_the_system_secret(sales: Prog
             "sales-data@example.com",
             "ONE_MONTH",
         )
-        assert container["command"] == ["python", "/scripts/issuer.py"]
+        assert container["command"] == ["python", "/scripts/datahub_token_issuer.py"]
+        scripts = {v["name"]: v for v in pod["volumes"]}["scripts"]["configMap"]["name"]
+        assert {"name": "scripts", "mountPath": "/scripts", "readOnly": True} in container["volumeMounts"]
+        assert scripts == ENDPOINT.issuer_configmap
     # The domain namespace never sees the system client secret.
     for r in sales.resources:
         if r.type.startswith("kubernetes:") and r.inputs.get("metadata", {}).get("namespace") == "sales":
@@ -494,7 +543,7 @@ def test_issuer_job_runs_again_when_the_issuer_script_changes(sales: Program) ->
     volumes = {v["name"]: v for v in _pod(job)["volumes"]}
     assert volumes["scripts"]["configMap"]["name"] == ENDPOINT.issuer_configmap
     # A new script is a new ConfigMap name (the catalog names it after the script): a new Job.
-    changed = replace(ENDPOINT, issuer_configmap=issuer_configmap_name(ISSUER_SCRIPT + "\n# changed\n"))
+    changed = replace(ENDPOINT, issuer_configmap=issuer_configmap_name(issuer_source() + "\n# changed\n"))
     rerun = _issuer_job(_run(_domain(SALES), endpoint=changed))
     assert rerun.inputs["metadata"]["name"] != job.inputs["metadata"]["name"]
 
@@ -550,6 +599,7 @@ class FakeApis:
         self.secret: dict[str, str] = {}
         self.proposal_statuses: list[int] = []  # consumed first; then 200
         self.patch_status = 200
+        self.healthy = True
         self.tokens = 0
         outer = self
 
@@ -573,7 +623,7 @@ class FakeApis:
                     {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
                 )
                 if path.path == "/health":
-                    return self._reply(200, {})
+                    return self._reply(200 if outer.healthy else 503, {})
                 if path.path == "/aspects":
                     status = outer.proposal_statuses.pop(0) if outer.proposal_statuses else 200
                     return self._reply(status, {"value": body["proposal"]["entityUrn"]})
@@ -613,13 +663,7 @@ def apis() -> Iterator[FakeApis]:
     fake.server.server_close()
 
 
-def _module(source: str, name: str) -> types.ModuleType:
-    module = types.ModuleType(name)
-    exec(compile(source, name, "exec"), module.__dict__)
-    return module
-
-
-def _issue(issuer: types.ModuleType, apis: FakeApis) -> None:
+def _issue(apis: FakeApis) -> None:
     gms = issuer.Gms(apis.url, "Basic __datahub_system:system-secret", wait_seconds=5, pause=0)
     kube = issuer.Kube(apis.url, "sa-token")
     issuer.issue(
@@ -634,9 +678,12 @@ def _issue(issuer: types.ModuleType, apis: FakeApis) -> None:
     )
 
 
+def _revoked(apis: FakeApis) -> list[str]:
+    return [r["body"]["variables"]["id"] for r in apis.of("/api/graphql") if "revokeAccessToken" in r["body"]["query"]]
+
+
 def test_issuer_creates_user_policy_and_token_as_the_system_client(apis: FakeApis) -> None:
-    issuer = _module(ISSUER_SCRIPT, "issue_token")
-    _issue(issuer, apis)
+    _issue(apis)
     proposals = {r["body"]["proposal"]["aspectName"]: r for r in apis.of("/aspects")}
     assert set(proposals) == {"corpUserInfo", "corpGroupInfo", "dataHubPolicyInfo"}
     for r in [*proposals.values(), *apis.of("/api/graphql")]:
@@ -665,34 +712,67 @@ def test_issuer_creates_user_policy_and_token_as_the_system_client(apis: FakeApi
 
 
 def test_issuer_rotation_keeps_the_previous_token_and_revokes_older_ones(apis: FakeApis) -> None:
-    issuer = _module(ISSUER_SCRIPT, "issue_token")
     for _ in range(3):
-        _issue(issuer, apis)
+        _issue(apis)
     assert apis.secret == {"token": "tok-3", "token-id": "id-3", "previous-token-id": "id-2"}
-    revoked = [
-        r["body"]["variables"]["id"] for r in apis.of("/api/graphql") if "revokeAccessToken" in r["body"]["query"]
-    ]
-    assert revoked == ["id-1"]
+    assert _revoked(apis) == ["id-1"]
 
 
 def test_issuer_revokes_a_token_it_could_not_store(apis: FakeApis) -> None:
-    issuer = _module(ISSUER_SCRIPT, "issue_token")
     apis.patch_status = 403
     with pytest.raises(SystemExit, match="cannot write Secret"):
-        _issue(issuer, apis)
-    revoked = [
-        r["body"]["variables"]["id"] for r in apis.of("/api/graphql") if "revokeAccessToken" in r["body"]["query"]
-    ]
-    assert revoked == ["id-1"] and apis.secret == {}
+        _issue(apis)
+    assert _revoked(apis) == ["id-1"] and apis.secret == {}
 
 
-def test_registration_script_upserts_every_proposal_with_the_domain_token(apis: FakeApis, marketing: Program) -> None:
-    script = _configmap(marketing, "datahub-registration-")["register.py"]
-    assert script == REGISTER_SCRIPT
-    register = _module(script, "register")
+def test_issuer_stops_when_gms_never_becomes_healthy(apis: FakeApis) -> None:
+    apis.healthy = False
+    with pytest.raises(SystemExit, match="did not become healthy"):
+        issuer.Gms(apis.url, "Basic x:y", wait_seconds=0, pause=0).wait()
+    assert not apis.of("/aspects") and not apis.of("/api/graphql")
+
+
+ISSUER_ENV = {
+    "DATAHUB_SYSTEM_CLIENT_ID": "__datahub_system",
+    "DOMAIN": "sales",
+    "TARGET_NAMESPACE": "sales",
+    "TOKEN_STORE_NAME": "datahub-ingestion-token",
+    "TEAM": "sales-analytics",
+    "TEAM_EMAIL": "sales-data@example.com",
+    "ACCESS_VALIDITY": "ONE_MONTH",
+    "KUBERNETES_SERVICE_HOST": "10.100.0.1",
+    "KUBERNETES_SERVICE_PORT": "443",
+}
+
+
+def test_issuer_main_reads_the_system_client_secret_from_its_file(apis: FakeApis, tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("system-secret\n")
+    env = {**ISSUER_ENV, "DATAHUB_GMS_URL": apis.url}
+    assert issuer.main(env, secret_file=str(secret_file), kube=issuer.Kube(apis.url, "sa-token")) == 0
+    assert {r["headers"]["Authorization"] for r in [*apis.of("/aspects"), *apis.of("/api/graphql")]} == {
+        "Basic __datahub_system:system-secret"
+    }
+    assert apis.secret["token"] == "tok-1"
+    assert issuer.Settings.from_env(env).kubernetes_api == "https://10.100.0.1:443"
+
+
+def test_issuer_names_what_it_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="TEAM_EMAIL"):
+        issuer.Settings.from_env({k: v for k, v in ISSUER_ENV.items() if k != "TEAM_EMAIL"})
+    with pytest.raises(SystemExit, match=str(tmp_path / "absent")):
+        issuer.read_secret_file(str(tmp_path / "absent"))
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(SystemExit, match="empty"):
+        issuer.read_secret_file(str(tmp_path / "empty"))
+
+
+def test_registration_upserts_every_proposal_with_the_domain_token(apis: FakeApis, marketing: Program) -> None:
     proposals = registration_proposals(_domain(MARKETING), (ORDERS,))
+    # What the Job reads is what the program rendered.
+    assert json.loads(_configmap(marketing, "datahub-registration-")["proposals.json"]) == proposals
     apis.proposal_statuses = [403, 503]  # the policy cache, then GMS restarting: both retried
-    register.register(apis.url, "domain-token", proposals, deadline_seconds=5, pause=0)
+    registration.register(apis.url, "domain-token", proposals, deadline_seconds=5, pause=0)
     sent = apis.of("/aspects")
     assert len(sent) == len(proposals) + 2
     assert {r["headers"]["Authorization"] for r in sent} == {"Bearer domain-token"}
@@ -707,9 +787,40 @@ def test_registration_script_upserts_every_proposal_with_the_domain_token(apis: 
         assert json.loads(body["aspect"]["value"]) == proposal["aspect"]
 
 
-def test_registration_script_stops_on_a_rejected_proposal(apis: FakeApis) -> None:
-    register = _module(REGISTER_SCRIPT, "register")
+def test_registration_stops_on_a_rejected_proposal(apis: FakeApis) -> None:
     apis.proposal_statuses = [422]
     with pytest.raises(SystemExit, match="HTTP 422"):
-        register.register(apis.url, "t", registration_proposals(_domain(SALES), ()), deadline_seconds=5, pause=0)
+        registration.register(apis.url, "t", registration_proposals(_domain(SALES), ()), deadline_seconds=5, pause=0)
     assert len(apis.of("/aspects")) == 1
+
+
+def test_registration_gives_up_on_retries_after_the_deadline(apis: FakeApis) -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    apis.proposal_statuses = [503] * 10
+    with pytest.raises(SystemExit, match="HTTP 503"):
+        registration.register(
+            apis.url, "t", registration_proposals(_domain(SALES), ()), 25, 10, clock=lambda: now[0], sleep=sleep
+        )
+    assert len(apis.of("/aspects")) == 4  # at 0, 10, 20 and 30 s: past the 25 s deadline
+
+
+def test_registration_main_reads_the_token_and_proposals_from_files(apis: FakeApis, tmp_path: Path) -> None:
+    proposals = registration_proposals(_domain(SALES), ())
+    (tmp_path / "proposals.json").write_text(json.dumps(proposals))
+    (tmp_path / "token").write_text("domain-token\n")
+    env = {
+        "DATAHUB_GMS_URL": apis.url,
+        "DATAHUB_GMS_TOKEN_FILE": str(tmp_path / "token"),
+        "PROPOSALS_FILE": str(tmp_path / "proposals.json"),
+    }
+    assert registration.main(env) == 0
+    assert [r["headers"]["Authorization"] for r in apis.of("/aspects")] == ["Bearer domain-token"] * len(proposals)
+    with pytest.raises(SystemExit, match="DATAHUB_GMS_TOKEN_FILE"):
+        registration.main({k: v for k, v in env.items() if k != "DATAHUB_GMS_TOKEN_FILE"})
+    (tmp_path / "token").write_text("")
+    with pytest.raises(SystemExit, match="is empty"):
+        registration.main(env)
