@@ -13,13 +13,13 @@ Creates:
   `catalog.sql == "rds"` / `catalog.search == "opensearch"`, and the official datahub-prerequisites
   chart, sized small, for whatever stays in-cluster (Kafka unless `kafkaBootstrapServers` is set);
 - ServiceAccounts for DataHub, its system-update Jobs and the token issuer, and the issuer's code: the
-  module `components/jobs/datahub_token_issuer.py`, read from this repository into an immutable
+  module `components/jobs/datahub_issuer.py`, read from this repository into an immutable
   ConfigMap named after a digest of its source, so domain issuer Jobs re-run when it changes;
 - the `datahub` release (values from `components.values.datahub`) and an internal Ingress at
   `datahub.<baseDomain>` through the foundation's ingress settings for group `platform`.
 
 `endpoint` (CatalogEndpoint) is what a DomainCatalogFeed needs. The issuer
-(components.jobs.datahub_token_issuer) runs per domain in this namespace as DataHub's system client: it upserts the
+(components.jobs.datahub_issuer) runs per domain in this namespace as DataHub's system client: it upserts the
 domain's ingestion user, team group and access policy, creates a personal access token for that user
 (GraphQL createAccessToken) and writes it into the domain's own Secret, revoking the token of two
 rotations ago.
@@ -49,7 +49,7 @@ from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGu
 from components.identity_provider import SignInSettings, public_url
 from components.images import DATAHUB_INGESTION
 from components.interfaces import CatalogRequest, CatalogServices, Foundation
-from components.jobs import datahub_token_issuer
+from components.jobs import datahub_issuer
 from components.sign_in import GATEWAY_PORT, SignInGateways, UiTarget
 from components.sizing import PROFILES
 from components.values.common import Postgres
@@ -89,7 +89,7 @@ OPERATOR_SA = "datahub-operator"
 ISSUER_SA = "datahub-token-issuer"
 ISSUER_CONFIGMAP_PREFIX = "datahub-token-issuer"
 # The module the issuer Jobs run; the ConfigMap key is its file name.
-ISSUER_MODULE_FILE = Path(datahub_token_issuer.__file__)
+ISSUER_MODULE_FILE = Path(datahub_issuer.__file__)
 ISSUER_SCRIPT_KEY = ISSUER_MODULE_FILE.name
 # The auth Secret's key the issuer mounts (its only key that leaves DataHub's own pods).
 SYSTEM_CLIENT_SECRET_KEY = "system_client_secret"

@@ -47,7 +47,7 @@ from components.catalog import (
 )
 from components.domain_config import DatahubSources, Domain
 from components.interfaces import DomainServices, ProductGrant
-from components.jobs import datahub_registration, datahub_token_issuer
+from components.jobs import datahub_issuer, datahub_registration
 from components.values.common import S3_CREDENTIAL_KEYS
 from components.values.dagster import DATAHUB_TOKEN_DIR, DATAHUB_TOKEN_FILE
 from components.workloads import hardened_container_security, hardened_pod_security
@@ -418,7 +418,7 @@ class DomainCatalogFeed(pulumi.ComponentResource):
                     "system-client",
                     catalog.auth_secret,
                     SYSTEM_CLIENT_SECRET_KEY,
-                    Path(datahub_token_issuer.SYSTEM_CLIENT_SECRET_FILE).name,
+                    Path(datahub_issuer.SYSTEM_CLIENT_SECRET_FILE).name,
                 ),
                 *scratch,
             ],
@@ -434,7 +434,7 @@ class DomainCatalogFeed(pulumi.ComponentResource):
                 volume_mounts=[
                     k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=ISSUER_DIR, read_only=True),
                     k8s.core.v1.VolumeMountArgs(
-                        name="system-client", mount_path=datahub_token_issuer.SYSTEM_CLIENT_SECRET_DIR, read_only=True
+                        name="system-client", mount_path=datahub_issuer.SYSTEM_CLIENT_SECRET_DIR, read_only=True
                     ),
                     *scratch_mounts,
                 ],

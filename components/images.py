@@ -43,7 +43,8 @@ DATAHUB_INGESTION = ImageContract(
     tag="v1.7.0",
     executables=frozenset({"sh", "python", "datahub"}),
     # boto3: the warehouse grants Job (components/jobs/warehouse_grants.py) calls the Redshift Data API;
-    # the s3, glue and redshift source plugins of acryl-datahub[all] depend on it.
+    # the s3, glue and redshift source plugins of acryl-datahub[all] depend on it. The DataHub token issuer
+    # and registration modules need only the standard library (tests/test_jobs.py checks every module's imports).
     python_modules=frozenset({"boto3"}),
     datahub_sources=frozenset({"s3", "redshift", "postgres", "dbt", "superset"}),
     source=(

@@ -395,7 +395,7 @@ def test_service_accounts_and_issuer_script(dev: Program) -> None:
         r for n, r in _by_name(dev, "kubernetes:core/v1:ConfigMap").items() if n.startswith("datahub-token-issuer")
     ]
     # The ConfigMap holds exactly the module the tests exercise (tests/test_catalog_feed.py), under its file name.
-    assert configmap.inputs["data"] == {"datahub_token_issuer.py": ISSUER_MODULE_FILE.read_text(encoding="utf-8")}
+    assert configmap.inputs["data"] == {"datahub_issuer.py": ISSUER_MODULE_FILE.read_text(encoding="utf-8")}
 
 
 def test_issuer_configmap_is_named_after_its_script(dev: Program) -> None:
@@ -405,7 +405,7 @@ def test_issuer_configmap_is_named_after_its_script(dev: Program) -> None:
     ]
     name = configmap.inputs["metadata"]["name"]
     source = ISSUER_MODULE_FILE.read_text(encoding="utf-8")
-    assert name == issuer_configmap_name(configmap.inputs["data"]["datahub_token_issuer.py"])
+    assert name == issuer_configmap_name(configmap.inputs["data"]["datahub_issuer.py"])
     assert name == issuer_configmap_name(source)
     assert configmap.inputs["immutable"] is True
     assert dev.exports["endpoint"]["issuer_configmap"] == name

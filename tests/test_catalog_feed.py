@@ -1,5 +1,5 @@
 """DomainCatalogFeed on the records (registration, ingestion, token plumbing) and the two modules its Jobs run
-(components/jobs/datahub_token_issuer.py, components/jobs/datahub_registration.py) against a local fake of GMS
+(components/jobs/datahub_issuer.py, components/jobs/datahub_registration.py) against a local fake of GMS
 and the Kubernetes API."""
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from components.catalog_feed import (
 )
 from components.domain_config import Domain
 from components.interfaces import DomainServices, PostgresServer, ProductGrant, S3Settings, WarehouseSettings
+from components.jobs import datahub_issuer as issuer
 from components.jobs import datahub_registration as registration
-from components.jobs import datahub_token_issuer as issuer
 from platformctl.validate import k8s_errors, k8s_manifests
 from policy import rules
 from tests.harness import Program, Resource, Secret, run_function, walk
@@ -523,7 +523,7 @@ def test_issuer_runs_in_the_catalog_namespace_with_the_system_secret(sales: Prog
             "sales-data@example.com",
             "ONE_MONTH",
         )
-        assert container["command"] == ["python", "/scripts/datahub_token_issuer.py"]
+        assert container["command"] == ["python", "/scripts/datahub_issuer.py"]
         scripts = {v["name"]: v for v in pod["volumes"]}["scripts"]["configMap"]["name"]
         assert {"name": "scripts", "mountPath": "/scripts", "readOnly": True} in container["volumeMounts"]
         assert scripts == ENDPOINT.issuer_configmap

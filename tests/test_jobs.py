@@ -61,7 +61,7 @@ def _runs(module: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_there_are_modules_to_check() -> None:
-    assert {p.name for p in MODULES} >= {"datahub_token_issuer.py", "datahub_registration.py", "warehouse_grants.py"}
+    assert {p.name for p in MODULES} >= {"datahub_issuer.py", "datahub_registration.py", "warehouse_grants.py"}
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)

@@ -1,7 +1,7 @@
 """Issue one domain's DataHub ingestion token and store it in that domain's Secret.
 
 Runs in the catalog namespace (components.catalog_feed: the issuer Job and its weekly rotation
-CronJob), as `python /scripts/datahub_token_issuer.py`, in the datahub-ingestion image. It uses only
+CronJob), as `python /scripts/datahub_issuer.py`, in the datahub-ingestion image. It uses only
 the standard library and imports nothing from this repository, because the file alone is mounted.
 
 It acts as DataHub's system client (HTTP Basic "<client id>:<secret>"; the secret is a file mounted
@@ -63,9 +63,9 @@ def read_secret_file(path: str) -> str:
         with open(path, encoding="utf-8") as f:
             value = f.read().strip()
     except OSError as error:
-        raise SystemExit(f"datahub_token_issuer: cannot read {path}: {error}") from error
+        raise SystemExit(f"datahub_issuer: cannot read {path}: {error}") from error
     if not value:
-        raise SystemExit(f"datahub_token_issuer: {path} is empty")
+        raise SystemExit(f"datahub_issuer: {path} is empty")
     return value
 
 
@@ -85,7 +85,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         missing = [name for name in REQUIRED_ENV if not env.get(name)]
         if missing:
-            raise SystemExit(f"datahub_token_issuer: missing environment variables: {', '.join(missing)}")
+            raise SystemExit(f"datahub_issuer: missing environment variables: {', '.join(missing)}")
         return cls(
             gms_url=env["DATAHUB_GMS_URL"],
             client_id=env["DATAHUB_SYSTEM_CLIENT_ID"],
