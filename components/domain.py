@@ -38,10 +38,18 @@ import pulumi_random as random
 from components.catalog import CatalogEndpoint
 from components.catalog_feed import DomainCatalogFeed, SupersetSource, grant_summary
 from components.charts import release_args, resolve
-from components.domain_config import Domain, parse_quantity
+from components.domain_config import Domain, Product, parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
 from components.identity_provider import SignInSettings, public_url
-from components.interfaces import DomainRequest, DomainServices, Foundation, IngressSettings, ProductGrant
+from components.interfaces import (
+    DomainRequest,
+    DomainServices,
+    Foundation,
+    IngressSettings,
+    ProductGrant,
+    SandboxRequest,
+    TableSchema,
+)
 from components.metadata_db import DatabaseSpec, MetadataDatabases
 from components.quality import DomainQuality
 from components.retirement import RETIRED_TAG, Keep, StackRecord
@@ -162,6 +170,22 @@ def domain_tags(domain: Domain) -> dict[str, str]:
     return {"domain": domain.name, "owner": domain.owners.team, "cost-center": domain.cost_center}
 
 
+def table_schema(product: Product) -> TableSchema | None:
+    s = product.table_schema
+    return None if s is None else TableSchema(s.format, tuple((c.name, c.type) for c in s.columns))
+
+
+def sandbox_request(domain: Domain) -> SandboxRequest | None:
+    """The analyst sandbox the foundation builds for `tools.sandbox` (nothing when it is off)."""
+    sandbox = domain.tools.sandbox
+    if not sandbox.enabled or domain.retired:
+        return None
+    return SandboxRequest(
+        scan_limit_bytes=sandbox.scan_limit_bytes,
+        products=tuple(ProductGrant(domain.name, p.name, p.prefix, table_schema(p)) for p in domain.products),
+    )
+
+
 def domain_request(
     domain: Domain, service_accounts: tuple[str, ...], grants: tuple[ProductGrant, ...], keep: Keep
 ) -> DomainRequest:
@@ -179,6 +203,7 @@ def domain_request(
         zones=tuple(domain.lake.zones),
         grants=grants,
         keep=keep,
+        sandbox=None if keep.retired else sandbox_request(domain),
     )
 
 
@@ -187,7 +212,7 @@ def grants_for(domain: Domain, all_domains: dict[str, Domain]) -> tuple[ProductG
     for ref in sorted(domain.consumes):
         producer, _, product = ref.partition(".")
         spec = next(p for p in all_domains[producer].products if p.name == product)
-        grants.append(ProductGrant(producer=producer, product=product, prefix=spec.prefix))
+        grants.append(ProductGrant(producer=producer, product=product, prefix=spec.prefix, schema=table_schema(spec)))
     return tuple(grants)
 
 
@@ -492,7 +517,9 @@ class DataDomainStack(pulumi.ComponentResource):
             else superset_values.SupersetRedis(cfg.redis.host, cfg.redis.port)
         )
 
-        def args(db_host: str, wh_host: str, workgroup: str | None) -> superset_values.SupersetArgs:
+        sandbox = services.sandbox
+
+        def args(db_host: str, wh_host: str, workgroup: str | None, analyst: str) -> superset_values.SupersetArgs:
             iam = wh.auth == "iam"
             return superset_values.SupersetArgs(
                 env_secret=SUPERSET_ENV_SECRET,
@@ -512,6 +539,15 @@ class DataDomainStack(pulumi.ComponentResource):
                     region=services.s3.region if iam else None,
                     dialect="redshift" if wh.kind == "redshift" else "postgresql",
                 ),
+                athena=superset_values.AthenaConnection(
+                    name=f"{d} sandbox",
+                    region=sandbox.region,
+                    workgroup=sandbox.workgroup,
+                    database=sandbox.database,
+                    role_arn=analyst,
+                )
+                if sandbox
+                else None,
                 service_account=SUPERSET_SA,
                 sign_in=self._superset_sign_in(domain),
                 replicas=1 if self.sizes else cfg.replicas,
@@ -520,8 +556,9 @@ class DataDomainStack(pulumi.ComponentResource):
             )
 
         workgroup = wh.workgroup if wh.workgroup is not None else pulumi.Output.from_input("")
-        plain = pulumi.Output.all(db.host, wh.host, workgroup).apply(
-            lambda a: superset_values.superset_secret_env(args(a[0], a[1], a[2] or None), release_name)
+        analyst = sandbox.analyst_role_arn if sandbox else pulumi.Output.from_input("")
+        plain = pulumi.Output.all(db.host, wh.host, workgroup, analyst).apply(
+            lambda a: superset_values.superset_secret_env(args(a[0], a[1], a[2] or None, a[3]), release_name)
         )
         child = pulumi.ResourceOptions(parent=self)
         random_key = random.RandomPassword(
@@ -560,10 +597,11 @@ class DataDomainStack(pulumi.ComponentResource):
             string_data=plain,
             opts=after_ns,
         )
-        values = pulumi.Output.all(db.host, wh.host, workgroup).apply(
-            lambda a: superset_values.superset_values(args(a[0], a[1], a[2] or None))
+        values = pulumi.Output.all(db.host, wh.host, workgroup, analyst).apply(
+            lambda a: superset_values.superset_values(args(a[0], a[1], a[2] or None, a[3]))
         )
-        return values, [credentials, connection]
+        # The init job registers the Athena connection; queries need the role's policies and tables.
+        return values, [credentials, connection, *(sandbox.resources if sandbox else [])]
 
     def _superset_sign_in(self, domain: Domain) -> superset_values.SupersetSignIn | None:
         """Owners (and the platform admins) are Superset Admins; the domain's other groups are viewers."""

@@ -657,10 +657,26 @@ class Superset(StrictModel):
     redis: Redis = Field(default_factory=_from_yaml, description="Cache and Celery broker.")
 
 
+# Athena refuses a per-query cutoff below 10 MiB (WorkGroupConfiguration.BytesScannedCutoffPerQuery);
+# whole GiB keep the domain file readable and far above it.
+ATHENA_MIN_CUTOFF_BYTES = 10 * 2**20
+SCAN_LIMIT_MAX_GIB = 1024
+
+
 class Sandbox(StrictModel):
     """The analyst sandbox: read-only exploration of curated data and consumed products (docs/sandbox.md)."""
 
     enabled: bool = Field(default=False, description="Give the domain's analysts the sandbox.")
+    query_scan_limit_gib: int = Field(
+        default=10,
+        ge=1,
+        le=SCAN_LIMIT_MAX_GIB,
+        description=f"Athena cancels a sandbox query that scans more than this many GiB (1-{SCAN_LIMIT_MAX_GIB}).",
+    )
+
+    @property
+    def scan_limit_bytes(self) -> int:
+        return self.query_scan_limit_gib * 2**30
 
 
 class DatahubSources(StrictModel):
@@ -818,6 +834,97 @@ class Owners(StrictModel):
     email: Email = Field(description="Team contact address, e.g. sales-data@example.com.")
 
 
+# Athena's DDL types (https://docs.aws.amazon.com/athena/latest/ug/data-types.html), as Glue stores them.
+PRIMITIVE_TYPES = frozenset(
+    {"boolean", "tinyint", "smallint", "int", "bigint", "float", "double", "string", "binary", "date", "timestamp"}
+)
+_TYPE_HELP = (
+    "an Athena column type: boolean, tinyint, smallint, int, bigint, float, double, string, binary, date, "
+    "timestamp, decimal(p,s), char(n), varchar(n), array<t>, map<k,t> or struct<name:t,...>, lowercase"
+)
+COLUMN_NAME = r"[a-z_][a-z0-9_]{0,127}"
+
+
+def _split_top(text: str) -> list[str]:
+    """`a,map<b,c>,d` -> ["a", "map<b,c>", "d"]: commas outside angle brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"<": 1, ">": -1}.get(ch, 0)
+        if depth < 0:
+            raise ValueError
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth:
+        raise ValueError
+    return [*parts, text[start:]]
+
+
+def _type_ok(text: str) -> bool:
+    if text in PRIMITIVE_TYPES:
+        return True
+    if m := re.fullmatch(r"decimal\((\d{1,2}),(\d{1,2})\)", text):
+        precision, scale = int(m[1]), int(m[2])
+        return 1 <= precision <= 38 and scale <= precision
+    if m := re.fullmatch(r"(char|varchar)\((\d{1,5})\)", text):
+        return 1 <= int(m[2]) <= (255 if m[1] == "char" else 65535)
+    m = re.fullmatch(r"(array|map|struct)<(.+)>", text)
+    if not m:
+        return False
+    try:
+        inner = _split_top(m[2])
+    except ValueError:
+        return False
+    if m[1] == "array":
+        return len(inner) == 1 and _type_ok(inner[0])
+    if m[1] == "map":
+        return len(inner) == 2 and inner[0] in PRIMITIVE_TYPES and _type_ok(inner[1])
+    fields = [f.partition(":") for f in inner]
+    return all(sep and re.fullmatch(COLUMN_NAME, name) and _type_ok(t) for name, sep, t in fields)
+
+
+def _column_type(value: str) -> str:
+    if not _type_ok(value.replace(" ", "")):
+        raise ValueError(f"must be {_TYPE_HELP}")
+    return value.replace(" ", "")
+
+
+def _column_name(value: str) -> str:
+    if not re.fullmatch(COLUMN_NAME, value):
+        raise ValueError(
+            "must be a column name Athena accepts unquoted: lowercase letters, digits and '_', "
+            "not starting with a digit, at most 128 characters"
+        )
+    return value
+
+
+class Column(StrictModel):
+    """One column of a product's table, as Athena sees it."""
+
+    name: Annotated[str, AfterValidator(_column_name)] = Field(description="Column name, e.g. order_id.")
+    type: Annotated[str, AfterValidator(_column_type)] = Field(description="Athena type, e.g. bigint or decimal(12,2).")
+
+
+class ProductSchema(StrictModel):
+    """The declared table of a product: reviewed with the domain file, registered in Glue by the sandbox."""
+
+    format: Literal["parquet", "orc", "json"] = Field(
+        default="parquet", description="File format under the product prefix: parquet, orc or json (one object a line)."
+    )
+    columns: list[Column] = Field(min_length=1, max_length=500, description="The table's columns, in order.")
+
+    @field_validator("columns")
+    @classmethod
+    def _distinct_columns(cls, columns: list[Column]) -> list[Column]:
+        _fail(
+            ((i, "name"), f"repeats columns[{j}].name; column names must be unique", c.name)
+            for i, c in enumerate(columns)
+            for j in [next(k for k, o in enumerate(columns) if o.name == c.name)]
+            if j < i
+        )
+        return columns
+
+
 class Product(StrictModel):
     """A data product the domain exposes to other domains: a folder in its curated zone."""
 
@@ -827,6 +934,11 @@ class Product(StrictModel):
     description: Text = Field(description="What the product contains and how fresh it is.")
     prefix: ProductPrefix = Field(description="Folder inside the curated zone, e.g. curated/orders/ (slash added).")
     contract: ContractUrl | None = Field(default=None, description="URL of the data contract (schema, SLOs).")
+    table_schema: ProductSchema | None = Field(
+        default=None,
+        alias="schema",
+        description="Its table (format and columns): sandbox domains can query it by name in Athena.",
+    )
 
 
 # An IdP group as the identity provider's groups claim carries it (Entra ID: object ids; others: names).

@@ -96,13 +96,13 @@ SUPERSET = ImageContract(
             "urllib3",
         }
     ),
-    lacks=frozenset({"psycopg2", "sqlalchemy_redshift", "boto3", "botocore", "authlib", "pip"}),
+    lacks=frozenset({"psycopg2", "sqlalchemy_redshift", "boto3", "botocore", "authlib", "pyathena", "tenacity", "pip"}),
     source=(
         "apache/superset Dockerfile (5.x/6.x): python:3.11-slim (Debian: sh, bash, grep, sleep), `pip install uv` "
         "into the system Python, `uv venv /app/.venv` (no pip in it) first on PATH, owned by root while the "
         "image runs as `superset`; the lean target installs requirements/base.txt only: sqlalchemy 1.4.54, "
         "packaging, setuptools 80.9 (pkg_resources), redis 4.6.0, flask 2.3.3, flask-caching, cryptography 44.0.3, "
-        "requests, python-dateutil, urllib3, and no psycopg2, sqlalchemy-redshift, boto3 or authlib "
+        "requests, python-dateutil, urllib3, and no psycopg2, sqlalchemy-redshift, boto3, authlib, pyathena or tenacity "
         "(apache/superset #31026, #32217, #35174)"
     ),
 )

@@ -19,12 +19,43 @@ from components.retirement import Keep
 
 
 @dataclass(frozen=True)
+class TableSchema:
+    """A product's declared table (`products[].schema` of its producer's domain file)."""
+
+    format: str  # parquet, orc or json
+    columns: tuple[tuple[str, str], ...]  # (name, Athena type)
+
+
+@dataclass(frozen=True)
 class ProductGrant:
     """Read-only access for a consumer to one product of another domain."""
 
     producer: str
     product: str
     prefix: str  # "curated/<...>/", inside the producer's bucket
+    # Only the analyst sandbox reads it (a Glue table per product); grants ignore it.
+    schema: TableSchema | None = None
+
+
+@dataclass(frozen=True)
+class SandboxRequest:
+    """A domain's analyst sandbox (`tools.sandbox`, docs/sandbox.md). Only the AWS foundation builds
+    anything for it; the local foundation's equivalent is the notebooks' MinIO user (docs/notebooks.md)."""
+
+    scan_limit_bytes: int
+    # The domain's own products (producer = the domain); consumed ones are DomainRequest.grants.
+    products: tuple[ProductGrant, ...] = ()
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """How the domain's tools reach its sandbox: Superset's Athena connection runs as the analyst role."""
+
+    analyst_role_arn: pulumi.Output[str]
+    workgroup: str
+    database: str
+    region: str
+    resources: list[pulumi.Resource] = field(default_factory=list)  # for depends_on
 
 
 @dataclass(frozen=True)
@@ -43,6 +74,7 @@ class DomainRequest:
     grants: tuple[ProductGrant, ...] = ()
     # Retire (keep only the data-bearing resources) or adopt retained ones (components/retirement.py).
     keep: Keep = field(default_factory=Keep)
+    sandbox: SandboxRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +129,7 @@ class DomainServices:
     role_arn: pulumi.Output[str] | None
     grants: tuple[ProductGrant, ...]
     resources: list[pulumi.Resource] = field(default_factory=list)  # for depends_on
+    sandbox: SandboxSettings | None = None  # None: not enabled, or no AWS side (local)
 
 
 @dataclass(frozen=True)

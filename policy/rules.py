@@ -809,6 +809,8 @@ def _iam_admin(res: Res, ctx: Ctx) -> Iterator[str]:
 
 POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
 POD_IDENTITY_ACTIONS = {"sts:AssumeRole", "sts:TagSession"}
+# One IAM role, named: not an account root, user, wildcard or path pattern.
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$")
 
 
 def _trust_problems(doc: Any) -> Iterator[str]:
@@ -827,6 +829,13 @@ def _trust_problems(doc: Any) -> Iterator[str]:
         if principals.get("Federated") and not stmt.get("Condition"):
             yield f"trust statement {sid!r} trusts a federated principal without a Condition"
         if pod_identity:
+            roles = principals.get("AWS", [])
+            if set(principals) == {"AWS"} and all(isinstance(a, str) and _ROLE_ARN.match(a) for a in roles):
+                # A named role may assume it too (the sandbox's Superset connection), nothing more.
+                extra = set(_list(stmt.get("Action"))) - {"sts:AssumeRole"}
+                if extra:
+                    yield f"Pod Identity role: statement {sid!r} lets roles {', '.join(sorted(map(str, extra)))}"
+                continue
             if principals != {"Service": [POD_IDENTITY_SERVICE]}:
                 yield f"Pod Identity role: statement {sid!r} must trust {POD_IDENTITY_SERVICE} only"
             extra = set(_list(stmt.get("Action"))) - POD_IDENTITY_ACTIONS
@@ -837,7 +846,7 @@ def _trust_problems(doc: Any) -> Iterator[str]:
 @resource_rule(
     "iam-trust-scoped",
     "IAM role trust policies are scoped: no `*` principal, federated principals conditioned, "
-    "Pod Identity roles trusted by pods.eks.amazonaws.com only (CKV_AWS_60/61).",
+    "Pod Identity roles trusted by pods.eks.amazonaws.com and at most named roles (sts:AssumeRole) (CKV_AWS_60/61).",
     IAM_ROLE,
     dev=MANDATORY,
     prod=MANDATORY,
@@ -863,6 +872,130 @@ def _pod_identity_roles(resources: Sequence[Res], ctx: Ctx) -> Iterator[tuple[st
             services = [p for s in _statements(doc) if _allow(s) for p in _principals(s).get("Service", [])]
             if POD_IDENTITY_SERVICE not in services:
                 yield role.urn, f"role is bound by {assoc.name} but does not trust {POD_IDENTITY_SERVICE}"
+
+
+# --- AWS: the analyst sandbox ------------------------------------------------------------------------
+
+# Tag of a sandbox role: the name of its domain's pipeline role (components/aws/sandbox_access.py SANDBOX_OF_TAG).
+SANDBOX_OF_TAG = "sandbox-of"
+SANDBOX_PREFIX = "sandbox/"
+CURATED_PREFIX = "curated/"
+IAM_ROLE_POLICY = ("aws:iam/rolePolicy:RolePolicy",)
+_S3_OBJECT_READS = {"s3:GetObject", "s3:GetObjectVersion"}
+_S3_LISTS = {"s3:ListBucket", "s3:ListBucketVersions"}
+_S3_ARN = re.compile(r"^arn:aws[a-z-]*:s3:::([^/]+)(?:/(.*))?$")
+
+
+def _role_documents(resources: Sequence[Res], role: Res) -> list[Any]:
+    """The role's inline policies and the RolePolicies attached to it: those naming it, and those whose
+    role names no role of the stack (an id, or not known yet) that depend on it. A policy may depend on
+    a role it does not attach to (one naming another role, with this role's ARN in its document)."""
+    inline = role.props.get("inlinePolicies")
+    docs = [_document(_get(p, "policy")) for p in (_list(inline) if inline is not UNKNOWN else []) if p is not UNKNOWN]
+    names = {r.props.get("name") for r in _of(resources, IAM_ROLE)} - {None, UNKNOWN}
+    for policy in _of(resources, IAM_ROLE_POLICY):
+        target = policy.props.get("role")
+        named = isinstance(target, str) and target in names
+        if (named and target == role.props.get("name")) or (not named and role.urn in policy.dependencies):
+            docs.append(_document(policy.props.get("policy")))
+    return docs
+
+
+def _s3_actions(stmt: Mapping[str, Any]) -> list[str]:
+    return [a for a in _list(stmt.get("Action")) if isinstance(a, str) and (a == "*" or a.lower().startswith("s3:"))]
+
+
+def _object_grants(docs: list[Any], actions: set[str]) -> list[tuple[str, str]]:
+    """(bucket, key prefix) of every object ARN an Allow statement grants one of `actions` on ("" = all keys)."""
+    out = []
+    for doc in docs:
+        if not isinstance(doc, Mapping):
+            continue
+        for stmt in _statements(doc):
+            if not _allow(stmt) or not actions & set(_s3_actions(stmt)):
+                continue
+            for res in _list(stmt.get("Resource")):
+                m = _S3_ARN.match(res) if isinstance(res, str) else None
+                if m and m[2] is not None:
+                    out.append((m[1], m[2].removesuffix("*")))
+    return out
+
+
+def _sandbox_problems(stmt: Mapping[str, Any], own: set[str], consumed: list[tuple[str, str]]) -> Iterator[str]:
+    """What one Allow statement of a sandbox role lets it do beyond reading curated/, sandbox/ and the
+    consumed products, and writing sandbox/ of its own bucket."""
+    sid = stmt.get("Sid", "")
+    actions = _s3_actions(stmt)
+    if "NotAction" in stmt or ("NotResource" in stmt and actions):
+        yield f"statement {sid!r} uses NotAction/NotResource; a sandbox role must list what it may do"
+        return
+    if not actions:
+        return
+
+    def readable(bucket: str, key: str) -> bool:
+        if bucket in own:
+            return key.startswith((CURATED_PREFIX, SANDBOX_PREFIX))
+        return any(bucket == b and key.startswith(p) for b, p in consumed)
+
+    for res in _list(stmt.get("Resource")):
+        if res is UNKNOWN:
+            continue
+        m = _S3_ARN.match(res) if isinstance(res, str) else None
+        if m is None:
+            yield f"statement {sid!r} allows {', '.join(actions)} on {res!r}, not one bucket or prefix"
+            continue
+        bucket, key = m[1], m[2]
+        for action in actions:
+            if action in _S3_LISTS and key is None:
+                prefixes = [
+                    v for op in ("StringLike", "StringEquals") for v in _list(_get(stmt, "Condition", op, "s3:prefix"))
+                ]
+                bad = [p for p in prefixes if not (isinstance(p, str) and readable(bucket, p))]
+                if not prefixes or bad:
+                    shown = ", ".join(map(str, bad)) if bad else "every key"
+                    yield f"statement {sid!r} lists {shown} of bucket {bucket}, outside what the sandbox may read"
+            elif action == "s3:GetBucketLocation" and key is None:
+                continue
+            elif action in _S3_OBJECT_READS and key is not None:
+                if not readable(bucket, key.removesuffix("*")):
+                    yield (
+                        f"statement {sid!r} reads {res}: neither its domain's curated/ or sandbox/ nor a product "
+                        "its domain consumes"
+                    )
+            elif key is None or bucket not in own or not key.startswith(SANDBOX_PREFIX):
+                yield f"statement {sid!r} allows {action} on {res}: a sandbox role writes only under sandbox/ of its bucket"
+
+
+@stack_rule(
+    "sandbox-role-scoped",
+    "An analyst sandbox role (tag `sandbox-of`) writes only under sandbox/ of its domain's bucket and reads only "
+    "its domain's curated/ and sandbox/ and the products its domain's pipeline role consumes.",
+    (*IAM_ROLE, *IAM_ROLE_POLICY),
+    dev=MANDATORY,
+    prod=MANDATORY,
+)
+def _sandbox_roles(resources: Sequence[Res], ctx: Ctx) -> Iterator[tuple[str, str]]:
+    roles = _of(resources, IAM_ROLE)
+    for role in roles:
+        tags = _tags(role.props.get("tags"))
+        pipeline_name = tags.get(SANDBOX_OF_TAG) if isinstance(tags, Mapping) else None
+        if not isinstance(pipeline_name, str):
+            continue
+        pipeline = next((r for r in roles if r.props.get("name") == pipeline_name), None)
+        if pipeline is None:
+            yield role.urn, f"tag {SANDBOX_OF_TAG} names role {pipeline_name}, which this stack does not have"
+            continue
+        pipeline_docs = _role_documents(resources, pipeline)
+        # The domain's own buckets are those its pipeline role writes; what else it reads is what it consumes.
+        own = {b for b, p in _object_grants(pipeline_docs, {"s3:PutObject"}) if p == ""}
+        consumed = [(b, p) for b, p in _object_grants(pipeline_docs, _S3_OBJECT_READS) if b not in own]
+        for doc in _role_documents(resources, role):
+            if doc == "invalid":
+                yield role.urn, "a policy of the sandbox role is not a JSON document"
+            elif isinstance(doc, Mapping):
+                for stmt in [s for s in _statements(doc) if _allow(s)]:
+                    for problem in _sandbox_problems(stmt, own, consumed):
+                        yield role.urn, problem
 
 
 # --- AWS: data services ----------------------------------------------------------------------------

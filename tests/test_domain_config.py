@@ -264,6 +264,73 @@ REJECTIONS = [
         "products[1].prefix",
         "overlaps products[0].prefix (curated/a/)",
     ),
+    ("tools.sandbox", {"queryScanLimitGib": 0}, "tools.sandbox.queryScanLimitGib", "greater than or equal to 1"),
+    ("tools.sandbox", {"queryScanLimitGib": 2048}, "tools.sandbox.queryScanLimitGib", "less than or equal to 1024"),
+    ("tools.sandbox", {"scanLimit": 1}, "tools.sandbox.scanLimit", "unknown key"),
+    (
+        "products",
+        [{"name": "o", "description": "d", "prefix": "curated/o/", "schema": {"columns": []}}],
+        "products[0].schema.columns",
+        "at least 1 item",
+    ),
+    (
+        "products",
+        [
+            {
+                "name": "o",
+                "description": "d",
+                "prefix": "curated/o/",
+                "schema": {"columns": [{"name": "a", "type": "Int"}]},
+            }
+        ],
+        "products[0].schema.columns[0].type",
+        "an Athena column type",
+    ),
+    (
+        "products",
+        [
+            {
+                "name": "o",
+                "description": "d",
+                "prefix": "curated/o/",
+                "schema": {"columns": [{"name": "a", "type": "map<string,array<int>"}]},
+            }
+        ],
+        "products[0].schema.columns[0].type",
+        "decimal(p,s)",
+    ),
+    (
+        "products",
+        [
+            {
+                "name": "o",
+                "description": "d",
+                "prefix": "curated/o/",
+                "schema": {"columns": [{"name": "A b", "type": "int"}]},
+            }
+        ],
+        "products[0].schema.columns[0].name",
+        "lowercase letters, digits and '_'",
+    ),
+    (
+        "products",
+        [
+            {
+                "name": "o",
+                "description": "d",
+                "prefix": "curated/o/",
+                "schema": {"columns": [{"name": "a", "type": "int"}, {"name": "a", "type": "string"}]},
+            }
+        ],
+        "products[0].schema.columns[1].name",
+        "repeats columns[0].name",
+    ),
+    (
+        "products",
+        [{"name": "o", "description": "d", "prefix": "curated/o/", "schema": {"format": "csv", "columns": []}}],
+        "products[0].schema.format",
+        "'parquet', 'orc' or 'json'",
+    ),
     ("consumes", ["orders"], "consumes[0]", "'<domain>.<product>'"),
     ("consumes", ["bad.orders"], "consumes[0]", "names this domain"),
     ("consumes", ["sales.orders", "sales.orders"], "consumes[1]", "listed twice"),
@@ -599,6 +666,8 @@ def test_the_longest_name_keeps_every_derived_name_within_its_limit() -> None:
         f"dp-{env}-{name}": 64,  # Redshift Serverless namespace and workgroup
         f"dp-{env}-{name}-{'0' * 8}": 63,  # S3 bucket
         f"dp-{env}-{name}-domain": 64,  # IAM role
+        f"dp-{env}-{name}-analyst": 64,  # the sandbox's IAM role
+        f"dp-{env}-{name}-sandbox": 128,  # the sandbox's Athena workgroup
         f"{name}-superset-redis-master": 52,  # chart-built StatefulSet (pod label adds a hash)
     }
     too_long = {n: limit for n, limit in derived.items() if len(n) > limit}

@@ -411,7 +411,9 @@ def test_role_policy_reaches_only_own_bucket_lake_key_workgroup_and_consumed_pre
     for name, domain in domains.items():
         own = bucket_arns[name]
         assert own == f"arn:aws:s3:::{program.exports['domains'][name]['bucket']}"
-        workgroup = next(r for r in owned(program, name) if r.type.endswith("workgroup:Workgroup")).outputs["arn"]
+        workgroup = next(
+            r for r in owned(program, name) if r.type == "aws:redshiftserverless/workgroup:Workgroup"
+        ).outputs["arn"]
         consumed: dict[str, str] = {}
         for ref in domain.consumes:
             producer, _, product = ref.partition(".")
@@ -469,9 +471,14 @@ def test_a_pod_identity_association_per_tool_service_account(program: Program, d
         mine = owned(program, name)
         role = domain_role(program, name)
         sas = {r.inputs["metadata"]["name"] for r in mine if r.type == SERVICE_ACCOUNT}
-        # The warehouse grants Job's ServiceAccount has its own, narrower role (tests/test_warehouse_access.py).
+        # The warehouse grants Job's ServiceAccount has its own, narrower role (tests/test_warehouse_access.py);
+        # the analyst sandbox's binds the shared sandbox namespace (tests/test_sandbox.py).
         associations = [
-            r.inputs for r in mine if r.type == POD_IDENTITY and r.inputs["serviceAccount"] != "warehouse-admin"
+            r.inputs
+            for r in mine
+            if r.type == POD_IDENTITY
+            and r.inputs["serviceAccount"] != "warehouse-admin"
+            and r.inputs["namespace"] == name
         ]
         tool_sas = set().union(*(TOOL_SAS[t] for t in enabled(domain)))
         assert len(tool_sas) == 5 and tool_sas <= sas
@@ -824,7 +831,7 @@ def test_domains_export_per_domain(stack: str, program: Program, domains: dict[s
         assert out["bucket"] == bucket_of(program, name).outputs["bucket"]
         role = domain_role(program, name)
         assert out["roleArn"] == role.outputs["arn"]
-        workgroup = next(r for r in owned(program, name) if r.type.endswith("workgroup:Workgroup"))
+        workgroup = next(r for r in owned(program, name) if r.type == "aws:redshiftserverless/workgroup:Workgroup")
         assert out["warehouseEndpoint"] == workgroup.outputs["endpoints"][0]["address"]
         assert set(out["urls"]) == set(UI_TOOLS)
         for tool, url in out["urls"].items():

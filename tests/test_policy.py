@@ -178,6 +178,49 @@ def pod_identity_world(trust: dict[str, Any]) -> list[Res]:
     return [role, assoc]
 
 
+OWN_BUCKET = "arn:aws:s3:::dp-dev-marketing-1a2b3c4d"
+SALES_BUCKET = "arn:aws:s3:::dp-dev-sales-1a2b3c4d"
+PIPELINE_POLICY = doc(
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{OWN_BUCKET}/*"},
+    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{SALES_BUCKET}/curated/orders/*"},
+)
+GOOD_SANDBOX = (
+    {
+        "Sid": "OwnList",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": OWN_BUCKET,
+        "Condition": {"StringLike": {"s3:prefix": ["curated/", "curated/*", "sandbox/", "sandbox/*"]}},
+    },
+    {"Sid": "OwnRead", "Effect": "Allow", "Action": "s3:GetObject", "Resource": [f"{OWN_BUCKET}/curated/*"]},
+    {"Sid": "Write", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": f"{OWN_BUCKET}/sandbox/*"},
+    {"Sid": "Where", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": [OWN_BUCKET, SALES_BUCKET]},
+    {"Sid": "Consume", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{SALES_BUCKET}/curated/orders/*"},
+    {"Sid": "Glue", "Effect": "Allow", "Action": "glue:GetTable", "Resource": "arn:aws:glue:eu-west-1:1:table/db/*"},
+)
+
+
+def sandbox_world(*statements: dict[str, Any], pipeline: str = PIPELINE_POLICY) -> list[Res]:
+    """A domain's pipeline role and its sandbox role (tagged with the pipeline role's name), with policies."""
+    role = r("aws:iam/role:Role", {"name": "dp-dev-marketing-domain"}, name="domain")
+    analyst = r(
+        "aws:iam/role:Role",
+        {"name": "dp-dev-marketing-analyst", "tags": {"sandbox-of": "dp-dev-marketing-domain"}},
+        name="analyst",
+    )
+    return [
+        role,
+        analyst,
+        r("aws:iam/rolePolicy:RolePolicy", {"policy": pipeline}, name="domain-p", dependencies=(role.urn,)),
+        # Attached by name (a string input): the rule links it all the same.
+        r(
+            "aws:iam/rolePolicy:RolePolicy",
+            {"role": "dp-dev-marketing-analyst", "policy": doc(*statements)},
+            name="analyst-p",
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Case:
     failing: list[Res]
@@ -396,8 +439,56 @@ CASES: dict[str, Case] = {
     ),
     "iam-trust-scoped": Case(
         [r("aws:iam/role:Role", {"assumeRolePolicy": doc({**POD_TRUST, "Principal": "*"})})],
-        [r("aws:iam/role:Role", {"assumeRolePolicy": doc(POD_TRUST)})],
+        [
+            r("aws:iam/role:Role", {"assumeRolePolicy": doc(POD_TRUST)}),
+            # The sandbox's analyst role: Pod Identity and one named role (Superset's) may assume it.
+            r(
+                "aws:iam/role:Role",
+                {
+                    "assumeRolePolicy": doc(
+                        POD_TRUST,
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::123456789012:role/dp-dev-sales-domain"},
+                            "Action": "sts:AssumeRole",
+                        },
+                    )
+                },
+                name="analyst",
+            ),
+        ],
         also_failing=[
+            # Beside Pod Identity: an account root (every principal of the account), or more than AssumeRole.
+            [
+                r(
+                    "aws:iam/role:Role",
+                    {
+                        "assumeRolePolicy": doc(
+                            POD_TRUST,
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                                "Action": "sts:AssumeRole",
+                            },
+                        )
+                    },
+                )
+            ],
+            [
+                r(
+                    "aws:iam/role:Role",
+                    {
+                        "assumeRolePolicy": doc(
+                            POD_TRUST,
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "arn:aws:iam::123456789012:role/x"},
+                                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                            },
+                        )
+                    },
+                )
+            ],
             [
                 r(
                     "aws:iam/role:Role",
@@ -642,6 +733,32 @@ CASES: dict[str, Case] = {
             [r(BUCKET, {"tags": {"lifecycle": "other"}}, retain_on_delete=None)],
         ],
     ),
+    "sandbox-role-scoped": Case(
+        # Writes the curated zone.
+        sandbox_world(
+            *GOOD_SANDBOX, {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{OWN_BUCKET}/curated/*"}
+        ),
+        sandbox_world(*GOOD_SANDBOX),
+        also_failing=[
+            # Reads its own raw zone.
+            sandbox_world(
+                *GOOD_SANDBOX, {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{OWN_BUCKET}/raw/*"}
+            ),
+            # Reads a product its domain does not consume (the pipeline role reads only sales' orders).
+            sandbox_world(
+                *GOOD_SANDBOX,
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{SALES_BUCKET}/curated/daily-revenue/*"},
+            ),
+            # Lists a whole bucket, writes another domain's sandbox/, or anything on *.
+            sandbox_world(*GOOD_SANDBOX, {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": SALES_BUCKET}),
+            sandbox_world(
+                *GOOD_SANDBOX, {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{SALES_BUCKET}/sandbox/*"}
+            ),
+            sandbox_world(*GOOD_SANDBOX, {"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}),
+            # A sandbox role whose pipeline role is not in the stack cannot be checked: reported.
+            sandbox_world(*GOOD_SANDBOX)[1:2],
+        ],
+    ),
     "stateful-no-delete-before-replace": Case(
         [r("aws:redshiftserverless/namespace:Namespace", {}, protect=True, delete_before_replace=True)],
         [r("aws:redshiftserverless/namespace:Namespace", {}, protect=True)],
@@ -867,7 +984,7 @@ def _aws_world(env: str, good: bool) -> Callable[[], None]:
             opts=o,
         )
         trust = POD_TRUST if good else {**POD_TRUST, "Principal": {"Service": "ec2.amazonaws.com"}}
-        role = aws.iam.Role("app", assume_role_policy=doc(trust), opts=o)
+        role = aws.iam.Role("app", name="dp-app", assume_role_policy=doc(trust), opts=o)
         aws.iam.RolePolicy(
             "app",
             role=role.name,
@@ -887,6 +1004,31 @@ def _aws_world(env: str, good: bool) -> Callable[[], None]:
         )
         aws.eks.PodIdentityAssociation(
             "app", cluster_name="cluster", namespace="sales", service_account="app", role_arn=role.arn, opts=o
+        )
+        # A sandbox role next to its pipeline role ("app" writes b/*): it writes sandbox/ only when good.
+        aws.iam.RolePolicy(
+            "app-writes",
+            role=role.name,
+            policy=doc({"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"}),
+            opts=o,
+        )
+        analyst = aws.iam.Role(
+            "analyst",
+            assume_role_policy=doc(POD_TRUST),
+            tags={"sandbox-of": "dp-app"},
+            opts=o,
+        )
+        aws.iam.RolePolicy(
+            "analyst",
+            role=analyst.id,
+            policy=doc(
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Resource": "arn:aws:s3:::b/sandbox/*" if good else "arn:aws:s3:::b/curated/*",
+                }
+            ),
+            opts=o,
         )
         aws.rds.Instance(
             "db",
@@ -1109,8 +1251,8 @@ CONTROLLED = {
     "aws:ec2/launchTemplate:LaunchTemplate": {"ec2-imdsv2"},
     "aws:eks/nodeGroup:NodeGroup": {"eks-nodegroup-hardened"},
     "aws:kms/key:Key": {"kms-key-rotation", "kms-no-wildcard-principal", "kms-deletion-window"},
-    "aws:iam/role:Role": {"iam-trust-scoped", "iam-no-wildcard-admin"},
-    "aws:iam/rolePolicy:RolePolicy": {"iam-no-wildcard-admin"},
+    "aws:iam/role:Role": {"iam-trust-scoped", "iam-no-wildcard-admin", "sandbox-role-scoped"},
+    "aws:iam/rolePolicy:RolePolicy": {"iam-no-wildcard-admin", "sandbox-role-scoped"},
     "aws:rds/instance:Instance": {"rds-encrypted-private", "rds-resilience", "rds-maintained"},
     "aws:redshiftserverless/namespace:Namespace": {"redshift-namespace-cmk"},
     "aws:redshiftserverless/workgroup:Workgroup": {"redshift-workgroup-private"},

@@ -20,8 +20,11 @@ from components.values.superset import (
     BOTO3,
     DEPS_DIR,
     PSYCOPG2,
+    PYATHENA,
     REDSHIFT_DIALECT,
+    TENACITY,
     VENV_PYTHON,
+    AthenaConnection,
     RedshiftConnection,
     SupersetArgs,
     SupersetRedis,
@@ -200,6 +203,40 @@ def test_bad_input_is_rejected(overrides, message):
         args(**overrides)
 
 
+def test_the_athena_connection_runs_as_the_analyst_role_in_the_sandbox_workgroup():
+    from urllib.parse import parse_qs, urlsplit
+
+    a = args(warehouse=IAM, athena=ATHENA)
+    command = superset_values(a)["init"]["command"][-1]
+    assert f"superset set-database-uri -d 'sales sandbox' -u '{ATHENA.uri}'" in command
+    uri = urlsplit(ATHENA.uri)
+    # No key in the URI: PyAthena assumes role_arn with the pod's own (Pod Identity) credentials.
+    assert (uri.scheme, uri.netloc, uri.path) == (
+        "awsathena+rest",
+        "athena.eu-west-1.amazonaws.com:443",
+        "/dp_dev_sales",
+    )
+    assert parse_qs(uri.query) == {"work_group": ["dp-dev-sales-sandbox"], "role_arn": [ATHENA.role_arn]}
+    # Nothing in the URI is a secret, and no value of the release is one.
+    assert secret_like_values(superset_values(a), SECRET_NAMES) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("role_arn", "arn:aws:iam::123456789012:user/x", "role_arn"),
+        ("role_arn", "*", "role_arn"),
+        ("workgroup", "wg; rm -rf /", "workgroup"),
+        ("database", "db'x", "database"),
+        ("name", "sales's sandbox", "name"),
+    ],
+)
+def test_bad_athena_input_is_rejected(field, value, message):
+    fields = {"name": "s", "region": "eu-west-1", "workgroup": "w", "database": "d", "role_arn": ATHENA.role_arn}
+    with pytest.raises(ValueError, match=message):
+        AthenaConnection(**(fields | {field: value}))
+
+
 # --- drivers: the lean image has none of them --------------------------------------------------------------
 
 IAM = RedshiftConnection(
@@ -222,6 +259,13 @@ SIGN_IN = SupersetSignIn(
     owner_groups=("sales-analytics",),
     viewer_groups=(),
 )
+ATHENA = AthenaConnection(
+    "sales sandbox",
+    "eu-west-1",
+    "dp-dev-sales-sandbox",
+    "dp_dev_sales",
+    "arn:aws:iam::123456789012:role/dp-dev-sales-analyst",
+)
 DRIVER_CASES = {
     "redshift-password": (args(), {"psycopg2", "sqlalchemy_redshift"}),
     "redshift-iam": (args(warehouse=IAM), {"psycopg2", "sqlalchemy_redshift", "boto3"}),
@@ -229,6 +273,9 @@ DRIVER_CASES = {
     "no-warehouse": (args(warehouse=None), {"psycopg2"}),
     # Flask-AppBuilder's AUTH_OAUTH imports authlib, which the lean image lacks.
     "oidc-sign-in": (args(sign_in=SIGN_IN), {"psycopg2", "sqlalchemy_redshift", "authlib"}),
+    # The analyst sandbox: PyAthena's REST dialect (boto3 for the role it assumes).
+    "sandbox-athena": (args(warehouse=IAM, athena=ATHENA), {"psycopg2", "sqlalchemy_redshift", "boto3", "pyathena"}),
+    "athena-only": (args(warehouse=None, athena=ATHENA), {"psycopg2", "boto3", "pyathena"}),
 }
 
 
@@ -253,7 +300,7 @@ def test_every_uri_gets_its_driver_from_the_image_or_the_bootstrap(case):
 
 def _fake_uv(bin_dir: Path, log: Path, status: int = 0) -> None:
     """A `uv` that records its arguments and 'installs' each pinned package as an importable module."""
-    modules = {p.pin: p.module for p in [PSYCOPG2, REDSHIFT_DIALECT, *BOTO3, AUTHLIB]}
+    modules = {p.pin: p.module for p in [PSYCOPG2, REDSHIFT_DIALECT, *BOTO3, AUTHLIB, PYATHENA, TENACITY]}
     script = bin_dir / "uv"
     script.write_text(
         f"#!{sys.executable}\n"

@@ -9,6 +9,8 @@ Creates, for one domain:
   final snapshot named uniquely per deletion; single-AZ in dev, multi-AZ with deletion protection in prod;
 - its IAM role for EKS Pod Identity, trusted only by pods of the domain's namespace on this
   cluster, and one Pod Identity association per tool ServiceAccount;
+- with `request.sandbox`, the domain's analyst sandbox (components/aws/sandbox.py) and a 30-day
+  expiry of its Athena results;
 - the warehouse admin role, trusted only by the `warehouse-admin` ServiceAccount of that namespace
   (Pod Identity session tags), which may read the namespace's AWS-managed admin secret and run SQL
   through the Redshift Data API on the domain's workgroup: the domain stack's grants Job uses it.
@@ -35,6 +37,8 @@ import pulumi_aws as aws
 from components.aws.identity import domain_role_policy, pod_identity_trust_policy, warehouse_admin_policy
 from components.aws.lake import DataLake
 from components.aws.postgres import PostgresSpec, private_postgres
+from components.aws.sandbox import AwsSandbox, SandboxRefs
+from components.aws.sandbox_access import RESULTS_PREFIX, RESULTS_RETENTION_DAYS
 from components.aws.warehouse import Warehouse, WarehouseArgs
 from components.config import BackupsConfig
 from components.interfaces import (
@@ -87,7 +91,10 @@ class AwsDomainServices(pulumi.ComponentResource):
         self.bucket = refs.lake.bucket(
             d,
             tags=request.tags,
-            expire_prefixes={"raw/": request.raw_retention_days},
+            expire_prefixes={
+                "raw/": request.raw_retention_days,
+                **({RESULTS_PREFIX: RESULTS_RETENTION_DAYS} if request.sandbox else {}),
+            },
             noncurrent_version_days=request.noncurrent_version_days,
             opts=pulumi.ResourceOptions(parent=self),
             keep=keep,
@@ -258,6 +265,29 @@ class AwsDomainServices(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.sandbox: AwsSandbox | None = None
+        if request.sandbox is not None:
+            self.sandbox = AwsSandbox(
+                f"{d}-sandbox",
+                request.sandbox,
+                SandboxRefs(
+                    environment=env,
+                    region=refs.region,
+                    domain=d,
+                    tags=request.tags,
+                    bucket_name=self.bucket.name,
+                    bucket_arn=self.bucket.arn,
+                    kms_key_arn=refs.lake.kms_key_arn,
+                    cluster_name=refs.cluster_name,
+                    pipeline_role_arn=self.role.arn,
+                    grants=tuple(
+                        (g, refs.lake.bucket_name(g.producer), refs.lake.bucket_arn(g.producer)) for g in request.grants
+                    ),
+                    after=(self.role,),
+                ),
+                opts=child,
+            )
+
         self.services = DomainServices(
             s3=S3Settings(bucket=self.bucket.name, region=refs.region),
             metadata_db=PostgresServer(
@@ -285,6 +315,7 @@ class AwsDomainServices(pulumi.ComponentResource):
             role_arn=self.role.arn,
             grants=request.grants,
             resources=[self.db, *self.associations],
+            sandbox=self.sandbox.settings if self.sandbox else None,
         )
         self.register_outputs(
             {"bucket": self.bucket.name, "role_arn": self.role.arn, "warehouse_endpoint": self.warehouse.endpoint}

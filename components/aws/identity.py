@@ -42,6 +42,13 @@ def domain_role_policy(
             "Resource": workgroup_arn,
         },
     ]
+    return {"Version": "2012-10-17", "Statement": statements + consume_statements(grants)}
+
+
+def consume_statements(grants: list[tuple[ProductGrant, str]]) -> list[dict]:
+    """Read-only access to exactly the consumed products: list and read under each product's prefix of
+    its producer's bucket. The one grant generator for every role that reads consumed products."""
+    statements: list[dict] = []
     for i, (grant, producer_bucket_arn) in enumerate(sorted(grants, key=lambda g: (g[0].producer, g[0].product))):
         sid = f"Consume{i}"
         statements.append(
@@ -61,7 +68,7 @@ def domain_role_policy(
                 "Resource": f"{producer_bucket_arn}/{grant.prefix}*",
             }
         )
-    return {"Version": "2012-10-17", "Statement": statements}
+    return statements
 
 
 def pod_identity_trust_policy(

@@ -14,6 +14,8 @@ and the domain warehouse registered as a database connection, all without a secr
 - The warehouse: the init job registers it with `superset set-database-uri` and a URI without a
   password; a `DB_CONNECTION_MUTATOR` (configOverrides) adds WAREHOUSE_PASSWORD from the env when
   Superset opens a connection to that host as that user, and leaves every other database alone.
+- The analyst sandbox (AWS): with `athena`, the init job also registers the domain's Athena
+  connection (PyAthena, the sandbox workgroup, the analyst role), DML off.
 - Drivers: the image (apache/superset 6.1.0, pinned with its contract in components/images.py) is
   the lean one, without psycopg2, the Redshift dialect, boto3 or authlib (the OIDC sign-in). `bootstrapScript`, which every
   Superset container sources before it starts, installs exactly what its URIs need
@@ -42,6 +44,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from components.images import SUPERSET, SUPERSET_REDIS
 from components.values.common import (
@@ -85,8 +88,19 @@ BOTO3 = (
 # The platform's OIDC sign-in: Flask-AppBuilder imports authlib for AUTH_OAUTH (its `oauth` extra).
 # 1.6.x is the newest line that accepts the image's cryptography 44 (1.8 requires cryptography>=45.0.1).
 AUTHLIB = PythonPackage("authlib==1.6.12", "authlib", ("cryptography", "flask", "requests"))
+# The sandbox's Athena connection: Superset's `athena` extra pins pyathena 2.x, the last line whose
+# SQLAlchemy dialect supports SQLAlchemy 1.4 (3.0 requires 2.0); its REST dialect imports boto3,
+# botocore, tenacity and sqlalchemy (pyathena 2.25.2 wheel: sqlalchemy_athena.py, connection.py, util.py).
+PYATHENA = PythonPackage("pyathena==2.25.2", "pyathena", ("boto3", "botocore", "tenacity", "sqlalchemy"))
+TENACITY = PythonPackage("tenacity==9.1.4", "tenacity")
 # The modules a SQLAlchemy URI's dialect and driver import.
-URI_MODULES = {"postgresql": (), "redshift": ("sqlalchemy_redshift",), "psycopg2": ("psycopg2",)}
+URI_MODULES = {
+    "postgresql": (),
+    "redshift": ("sqlalchemy_redshift",),
+    "psycopg2": ("psycopg2",),
+    "awsathena": ("pyathena",),
+    "rest": (),
+}
 # The chart's metadata database URI (`database.driver` defaults to postgresql+psycopg2).
 METADATA_URI_SCHEME = "postgresql+psycopg2"
 # A private, writable directory on PYTHONPATH: the image's venv (/app/.venv) is root-owned and has no pip.
@@ -137,6 +151,34 @@ class RedshiftConnection:
     @property
     def uri(self) -> str:
         return f"{self.dialect}+psycopg2://{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+@dataclass(frozen=True)
+class AthenaConnection:
+    """The domain's analyst sandbox as Superset shows it: Athena through the sandbox workgroup (which
+    enforces the result location, encryption and scan limit) as the domain's analyst role, which
+    PyAthena assumes (`role_arn`) with the pod's own credentials. No key in the URI; DML stays off
+    (a database `superset set-database-uri` creates has allow_dml false)."""
+
+    name: str
+    region: str
+    workgroup: str
+    database: str
+    role_arn: str
+
+    def __post_init__(self) -> None:
+        for field in ("region", "workgroup", "database"):
+            _plain(getattr(self, field), f"AthenaConnection.{field}")
+        if not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$", self.role_arn):
+            raise ValueError(f"AthenaConnection.role_arn: an IAM role ARN: {self.role_arn!r}")
+        if not re.match(r"^[A-Za-z0-9 _.-]+$", self.name):
+            raise ValueError(f"AthenaConnection.name: letters, digits, spaces, '_', '.', '-' only: {self.name!r}")
+
+    @property
+    def uri(self) -> str:
+        # PyAthena's REST dialect: region from the host, schema from the path, Connection kwargs from the query.
+        query = urlencode({"work_group": self.workgroup, "role_arn": self.role_arn})
+        return f"awsathena+rest://athena.{self.region}.amazonaws.com:443/{self.database}?{query}"
 
 
 @dataclass(frozen=True)
@@ -198,6 +240,8 @@ class SupersetArgs:
     admin_username: str
     admin_email: str
     warehouse: RedshiftConnection | None = None
+    # The analyst sandbox (AWS, tools.sandbox): a second connection next to the warehouse.
+    athena: AthenaConnection | None = None
     # Created by the stack, so a Pod Identity association can name it.
     service_account: str = "superset"
     # From the domain file: web pods and their resources (the worker and init job keep the defaults).
@@ -271,9 +315,10 @@ _REDIS = "$REDIS_HOST:$REDIS_PORT"
 def required_modules(args: SupersetArgs) -> set[str]:
     """Python modules Superset's pods import for the URIs they open (the metadata DB, the warehouse),
     boto3 for IAM logins to the warehouse, and authlib for the OIDC sign-in."""
-    schemes = [METADATA_URI_SCHEME] + ([args.warehouse.uri.split("://", 1)[0]] if args.warehouse else [])
+    uris = [c.uri for c in (args.warehouse, args.athena) if c]
+    schemes = [METADATA_URI_SCHEME] + [uri.split("://", 1)[0] for uri in uris]
     modules = {m for scheme in schemes for part in scheme.split("+") for m in URI_MODULES[part]}
-    if args.warehouse and args.warehouse.iam_workgroup:
+    if (args.warehouse and args.warehouse.iam_workgroup) or args.athena:
         modules.add("boto3")
     if args.sign_in:
         modules.add("authlib")
@@ -288,6 +333,8 @@ def drivers_needed(args: SupersetArgs) -> list[PythonPackage]:
         packages.append(REDSHIFT_DIALECT)
     if "boto3" in modules:
         packages += BOTO3
+    if "pyathena" in modules:
+        packages += [PYATHENA, TENACITY]
     if "authlib" in modules:
         packages.append(AUTHLIB)
     return packages
@@ -319,10 +366,11 @@ def _init_command(args: SupersetArgs) -> list[str]:
         f"else superset fab create-admin --username {user} --firstname Superset --lastname Admin "
         f'--email {email} --password "$SUPERSET_ADMIN_PASSWORD"; fi',
     ]
-    if args.warehouse:
-        steps.append(
-            f"superset set-database-uri -d {shlex.quote(args.warehouse.name)} -u {shlex.quote(args.warehouse.uri)}"
-        )
+    steps += [
+        f"superset set-database-uri -d {shlex.quote(c.name)} -u {shlex.quote(c.uri)}"
+        for c in (args.warehouse, args.athena)
+        if c
+    ]
     return ["/bin/sh", "-c", "; ".join(steps)]
 
 
