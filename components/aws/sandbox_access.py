@@ -3,7 +3,7 @@
 The analyst role reads what the domain's own analysts may explore and nothing else:
 - its own bucket: `curated/` and `sandbox/` (read), `sandbox/` (write: scratch and Athena results);
 - the products the domain consumes, through the same grant generator as the pipeline role
-  (`components.identity.consume_statements`);
+  (`components.aws.identity.consume_statements`);
 - the lake key only through S3, decrypting for the buckets it reads and encrypting for its own bucket;
 - its Athena workgroup and the domain's Glue database (the products' tables), read-only.
 Raw and staging zones, other prefixes of the producers' buckets, other domains' buckets and every
