@@ -24,7 +24,17 @@ from components.charts import PINNED
 from components.domain_config import Domain, load_domains, parse_quantity
 from components.sign_in import GATEWAY_PORT
 from platformctl.simulate import DOMAINS_DIR_ENV
-from tests.harness import PROJECT_DIR, Program, Resource, Secret, program_for, run_function, run_program, stack_config
+from tests.harness import (
+    PROJECT_DIR,
+    Program,
+    Resource,
+    Secret,
+    program_for,
+    run_function,
+    run_program,
+    shared_run,
+    stack_config,
+)
 
 STACKS = ("dev", "prod")
 SAMPLES = PROJECT_DIR / "domains"
@@ -244,9 +254,13 @@ def toggles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def toggled(toggles_dir: Path) -> Program:
     """dev with sales and its toggle variants, no marketing; run through `run_main`, so it also
     shows that harness records a valid program (the rejection tests rely on it recording nothing)."""
-    program, errors = run_main("dev", toggles_dir)
-    assert errors == []
-    return program
+
+    def run() -> Program:
+        program, errors = run_main("dev", toggles_dir)
+        assert errors == []
+        return program
+
+    return shared_run("run_main", ["dev", toggles_dir], run)
 
 
 @pytest.fixture(scope="module")
@@ -259,9 +273,13 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> tuple[Program, Path]:
         {"sales": sample("sales"), "marketing": sample("marketing"), "finance": finance},
     )
     listing = Path.iterdir
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Path, "iterdir", lambda self: iter(sorted(listing(self), reverse=True)))
-        return run_program("dev", domains_dir=folder), folder
+
+    def run() -> Program:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Path, "iterdir", lambda self: iter(sorted(listing(self), reverse=True)))
+            return run_program("dev", domains_dir=folder)
+
+    return shared_run("reversed listing", ["dev", folder], run), folder
 
 
 CASES = ("dev", "prod", "toggles")

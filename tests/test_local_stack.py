@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from components.local.foundation import (
     MINIO_ROOT_SECRET,
 )
 from components.values.common import S3_CREDENTIAL_KEYS
+from platformctl import __main__ as cli
 from platformctl.rendered_checks import check_objects
 from platformctl.validate import (
     helm_release_errors,
@@ -376,16 +375,12 @@ def test_adding_a_domain_changes_no_shared_or_other_domain_input(program: Progra
     assert [urn for urn in kept - dex if alone[urn] != both[urn]] == []
 
 
-def test_plan_cli_works_for_the_local_stack(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "platformctl", "plan", "--stack", "local", "--out", str(tmp_path), "--quiet"],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
+def test_plan_cli_works_for_the_local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In process on the cached run: the subprocess, exit code and no-traceback path is tests/test_plan.py's.
+    monkeypatch.setattr(cli, "run_program", lambda stack, domains_dir=None: program_for(stack, domains_dir=domains_dir))
+    assert cli.main(["plan", "--stack", "local", "--out", str(tmp_path), "--quiet"]) == 0
     plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["stack"] == "local" and plan["resources"]
     assert not [r for r in plan["resources"] if str(r.get("type", "")).startswith("aws:")]
 
 
