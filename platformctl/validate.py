@@ -25,6 +25,13 @@ from platformctl.simulate import Program, Resource, Secret, stack_config
 
 PolicyKind = Literal["identity", "resource", "trust"]
 
+# kubernetes-validate parses its schema files on every call, the megabytes of `_definitions.json`
+# included, and lists its schema versions again; both are fixed for an installed version, so each
+# is read once per process (the parsed schemas are only read by jsonschema, never changed).
+if not hasattr(kubernetes_validate.utils.schema_contents, "cache_info"):
+    kubernetes_validate.utils.schema_contents = lru_cache(maxsize=None)(kubernetes_validate.utils.schema_contents)
+    kubernetes_validate.utils.all_versions = lru_cache(maxsize=1)(kubernetes_validate.utils.all_versions)
+
 # Where policy documents live: resource type -> ((input key, kind), ...). Role inline policies are handled apart.
 POLICY_INPUTS: dict[str, tuple[tuple[str, PolicyKind], ...]] = {
     "aws:iam/role:Role": (("assumeRolePolicy", "trust"),),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import kubernetes_validate
 import pytest
 
 from platformctl.validate import (
@@ -239,6 +240,18 @@ def test_bad_manifests_fail_strict_validation(path: list[Any], value: Any, error
     errors = k8s_errors(bad, "1.35")
     assert errors
     assert error in errors[0]
+
+
+def test_schema_files_are_parsed_once_and_still_catch_errors() -> None:
+    bad = json.loads(json.dumps(GOOD_DEPLOYMENT))
+    bad["spec"]["replicas"] = "three"
+    loads = kubernetes_validate.utils.schema_contents
+    assert k8s_errors(GOOD_DEPLOYMENT, "1.35") == []
+    before = loads.cache_info().misses  # type: ignore[attr-defined]
+    errors = k8s_errors(bad, "1.35")  # a new object: validated again, from the parsed schemas
+    assert loads.cache_info().misses == before  # type: ignore[attr-defined]
+    assert errors and "spec.replicas: 'three' is not of type" in errors[0]
+    assert k8s_errors(GOOD_DEPLOYMENT, "1.35") == []  # the shared schemas were not changed by the failure
 
 
 def test_custom_kind_is_noted_not_failed() -> None:
