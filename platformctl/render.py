@@ -12,6 +12,11 @@ schema violation raises HelmValuesError), so schema errors are reported as rende
 
     python -m platformctl.render --stack dev --out plan-out/rendered             # offline, from sources
     python -m platformctl.render --stack dev --out plan-out/rendered --published # CI: pulls charts (network)
+    python -m platformctl.render --stack dev --chart-source dagster=/tmp/dagster-1.13.27  # a local chart folder
+
+`--chart-source NAME=PATH` (repeatable, for developers) renders chart NAME from the chart folder PATH (for example
+one `git archive`d from the chart's repository at its release tag), also with `--published`: for charts that have
+no source in the shared folder, without the network.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -58,12 +63,43 @@ class ChartSource:
     path: Path
     name: str
     version: str  # as Chart.yaml says
+    named: bool = False  # a folder a developer named with --chart-source: its Chart.yaml version is taken as given
 
     @property
     def trusted_version(self) -> bool:
         """Folders are named `<chart>-<version>` when Chart.yaml carries the published version; a folder
         named after a commit (airbyte-310e6cb) holds a placeholder version."""
-        return self.path.name == f"{self.name}-{self.version}"
+        return self.named or self.path.name == f"{self.name}-{self.version}"
+
+
+class ChartSourceError(ValueError):
+    pass
+
+
+def chart_source_at(chart: str, path: Path) -> ChartSource:
+    """The chart folder a developer named for `chart` (`--chart-source chart=path`); its Chart.yaml must name it."""
+    meta_file = path / "Chart.yaml"
+    if not meta_file.is_file():
+        raise ChartSourceError(f"--chart-source {chart}={path}: no Chart.yaml in {path}")
+    meta = yaml.safe_load(meta_file.read_text()) or {}
+    if meta.get("name") != chart:
+        raise ChartSourceError(
+            f"--chart-source {chart}={path}: {meta_file} names chart {meta.get('name')!r}, not {chart!r}"
+        )
+    return ChartSource(path, chart, str(meta.get("version", "")), named=True)
+
+
+def parse_chart_sources(items: Iterable[str]) -> dict[str, Path]:
+    """`NAME=PATH` arguments -> {chart name: folder}, each checked (its Chart.yaml names the chart)."""
+    out: dict[str, Path] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ChartSourceError(f"--chart-source {item!r}: expected NAME=PATH, e.g. dagster=/tmp/dagster-1.13.27")
+        if name in out:
+            raise ChartSourceError(f"--chart-source: {name} given twice")
+        out[name] = chart_source_at(name, Path(path)).path
+    return out
 
 
 def find_source(chart: str, charts_src: Path) -> ChartSource | None:
@@ -217,25 +253,28 @@ def render_release(
     namespace: str,
     *,
     charts_src: Path | None = None,
+    chart_dir: Path | None = None,
 ) -> RenderResult:
-    """Render one release offline from its chart source. Results are cached per process; treat them as read-only."""
+    """Render one release offline from its chart source (`chart_dir`, else the one in `charts_src`). Results are
+    cached per process; treat them as read-only."""
     src = charts_src or charts_src_dir()
     values_hash = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
-    key = (chart, version, name, namespace, str(src), values_hash)
+    key = (chart, version, name, namespace, str(chart_dir or src), values_hash)
     if key not in _cache:
-        _cache[key] = _render_release(chart, version, values, name, namespace, src)
+        _cache[key] = _render_release(chart, version, values, name, namespace, src, chart_dir)
     return _cache[key]
 
 
 def _render_release(
-    chart: str, version: str, values: dict[str, Any], name: str, namespace: str, src: Path
+    chart: str, version: str, values: dict[str, Any], name: str, namespace: str, src: Path, chart_dir: Path | None
 ) -> RenderResult:
     result = RenderResult(chart, version, name, namespace, status="rendered")
-    source = find_source(chart.rsplit("/", 1)[-1], src)
+    short = chart.rsplit("/", 1)[-1]
+    source = chart_source_at(short, chart_dir) if chart_dir else find_source(short, src)
     if source is None:
         result.status, result.reason = "not rendered", NOT_OFFLINE
         return result
-    result.source = source.path.name
+    result.source = str(source.path) if source.named else source.path.name
     if not source.trusted_version:
         result.approximate = True
         result.notes.append(
@@ -364,13 +403,35 @@ def _write(report: RenderReport, out_dir: Path) -> None:
     report.out_dir = str(target) if target.exists() else ""
 
 
+def render_one(
+    rel: HelmRelease,
+    values: dict[str, Any],
+    *,
+    published: bool = False,
+    charts_src: Path | None = None,
+    chart_sources: Mapping[str, Path] | None = None,
+) -> RenderResult:
+    """One release: from the developer's chart folder if one is named for its chart, else published or offline."""
+    chart_dir = (chart_sources or {}).get(rel.chart.rsplit("/", 1)[-1])
+    if published and chart_dir is None:
+        return render_published(rel.chart, rel.version, rel.repo, values, rel.name, rel.namespace)
+    return render_release(
+        rel.chart, rel.version, values, rel.name, rel.namespace, charts_src=charts_src, chart_dir=chart_dir
+    )
+
+
 def render_program(
-    program: Program, out_dir: Path, *, charts_src: Path | None = None, published: bool = False
+    program: Program,
+    out_dir: Path,
+    *,
+    charts_src: Path | None = None,
+    published: bool = False,
+    chart_sources: Mapping[str, Path] | None = None,
 ) -> list[RenderReport]:
     """Render every Helm release (values, name and namespace exactly as registered), write one file per
     template under `out_dir/<namespace>-<release>/` and `out_dir/summary.json`, and run the rendered checks:
     schema, PSS baseline, image tags and secrets per release; quota fit per namespace, over every release
-    and directly created workload in it."""
+    and directly created workload in it. `chart_sources` names local chart folders by chart (`--chart-source`)."""
     version = cluster_version(program)
     direct = k8s_manifests(program)
     secrets = known_secrets(program)
@@ -381,10 +442,8 @@ def render_program(
             result = RenderResult(
                 rel.chart, rel.version, rel.name, rel.namespace, "not rendered", leaks[0], errors=leaks
             )
-        elif published:
-            result = render_published(rel.chart, rel.version, rel.repo, values, rel.name, rel.namespace)
         else:
-            result = render_release(rel.chart, rel.version, values, rel.name, rel.namespace, charts_src=charts_src)
+            result = render_one(rel, values, published=published, charts_src=charts_src, chart_sources=chart_sources)
         report = RenderReport(rel, result)
         findings, notes = rendered_checks.check_objects(
             result.manifests + result.crds, version=version, namespace=rel.namespace, known_secrets=secrets
@@ -465,8 +524,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True)
     parser.add_argument("--out", type=Path, default=Path("plan-out/rendered"))
     parser.add_argument("--published", action="store_true", help="pull the published charts (needs network)")
+    parser.add_argument(
+        "--chart-source",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="render chart NAME from the local chart folder PATH (repeatable; wins over --published for NAME)",
+    )
     args = parser.parse_args(argv)
-    reports = render_program(run_program(args.stack), args.out, published=args.published)
+    try:
+        chart_sources = parse_chart_sources(args.chart_source)
+    except ChartSourceError as e:
+        parser.error(str(e))
+    reports = render_program(run_program(args.stack), args.out, published=args.published, chart_sources=chart_sources)
     failed = False
     for r in reports:
         res = r.result

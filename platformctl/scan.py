@@ -2,7 +2,8 @@
 
 Scanned, per stack: every Kubernetes object the program creates directly and every object of every Helm
 release rendered offline from `../shared/charts/src` (or, with `--published`, from the published charts:
-CI's render job, the only place Dagster and Superset render). Each object is written to its own file with
+CI's render job, the only place Dagster and Superset render; or, with `--chart-source NAME=PATH`, chart NAME
+from a local chart folder, see platformctl/render.py). Each object is written to its own file with
 the namespace Helm would give it at install time, and a stack is scanned as one folder, so checks that
 connect objects (a pod and the NetworkPolicy that selects it) see the whole namespace.
 
@@ -15,7 +16,10 @@ A finding is fixed in the program or justified in `scan/skips.yaml`: one entry p
 chart), each with a reason. checkov pins packaging<24 and the program needs packaging>=26, so checkov runs
 from its own venv (`scan/.venv`, made by `make setup`).
 
-    python -m platformctl.scan --stack dev [--published] [--out scan-out]
+    python -m platformctl.scan --stack dev [--published] [--chart-source NAME=PATH] [--out scan-out]
+
+It exits 1 on any finding that `scan/skips.yaml` does not justify. Skip entries no finding needed are listed
+(only those of the charts this run scanned: the others cannot be judged here); tests/test_scan.py fails on them.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,7 +184,9 @@ def with_service_account_automount(
     return out
 
 
-def stack_objects(program: Program, *, published: bool = False) -> list[tuple[Scanned, dict[str, Any]]]:
+def stack_objects(
+    program: Program, *, published: bool = False, chart_sources: Mapping[str, Path] | None = None
+) -> list[tuple[Scanned, dict[str, Any]]]:
     """Every object of the stack with its origin: the program's own, then each release's (rendered)."""
     from platformctl import render  # lazy: loads the Helm library only when asked
 
@@ -189,10 +195,7 @@ def stack_objects(program: Program, *, published: bool = False) -> list[tuple[Sc
     for rel in helm_releases(program):
         if helm_release_errors(rel) or not isinstance(rel.values, dict):
             continue  # a secret in values: the render checks report it
-        if published:
-            result = render.render_published(rel.chart, rel.version, rel.repo, rel.values, rel.name, rel.namespace)
-        else:
-            result = render.render_release(rel.chart, rel.version, rel.values, rel.name, rel.namespace)
+        result = render.render_one(rel, rel.values, published=published, chart_sources=chart_sources)
         for obj in result.manifests:
             if _is_test_hook(obj):
                 continue
@@ -261,8 +264,16 @@ class ScanResult:
     def unjustified(self, skips: Sequence[Skip]) -> list[Finding]:
         return [f for f in self.findings if not any(s.matches(f) for s in skips)]
 
+    def sources(self) -> set[str]:
+        return {o.source for o in self.scanned}
+
     def unused(self, skips: Sequence[Skip]) -> list[Skip]:
-        return [s for s in skips if not any(s.matches(f) for f in self.findings)]
+        """Entries no finding needs, among those this scan can judge: a chart's entries only if the chart was
+        scanned (Dagster and Superset render only from the published charts or a --chart-source)."""
+        judged = self.sources()
+        return [
+            s for s in skips if (s.chart is None or s.chart in judged) and not any(s.matches(f) for f in self.findings)
+        ]
 
     def counts(self) -> dict[tuple[str, str], int]:
         """Failed checks per (stack, source): the before/after table of the hardening work."""
@@ -278,26 +289,51 @@ def scan(objects: Iterable[tuple[Scanned, dict[str, Any]]], *, keep: Path | None
     return ScanResult(findings_of(report, index), report["summary"]["passed"], list(index.values()))
 
 
+def verdict(result: ScanResult, skips: Sequence[Skip]) -> tuple[list[str], int]:
+    """The report lines and the exit code: 1 when a finding is not justified by `skips`."""
+    lines = [f"{stack} {source}: {n} failed check(s) before skips" for (stack, source), n in result.counts().items()]
+    bad = result.unjustified(skips)
+    lines += [f"UNJUSTIFIED {f}" for f in bad]
+    lines += [
+        f"unused skip (no finding of this run needs it): {s.check} {s.chart or ''} {s.object or ''}".rstrip()
+        for s in result.unused(skips)
+    ]
+    lines.append(
+        f"{len(result.scanned)} object(s), {result.passed} passed, {len(result.findings)} failed, {len(bad)} unjustified"
+    )
+    return lines, 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    from platformctl.render import ChartSourceError, parse_chart_sources
+
     parser = argparse.ArgumentParser(
         prog="python -m platformctl.scan", description="checkov over the rendered platform."
     )
     parser.add_argument("--stack", action="append", required=True, help="stack name (repeatable)")
     parser.add_argument("--published", action="store_true", help="render the published charts (needs network)")
+    parser.add_argument(
+        "--chart-source",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="render chart NAME from the local chart folder PATH (repeatable; wins over --published for NAME)",
+    )
     parser.add_argument("--out", type=Path, help="keep the scanned files here")
     args = parser.parse_args(argv)
-    objects = [o for stack in args.stack for o in stack_objects(run_program(stack), published=args.published)]
-    result = scan(objects, keep=args.out)
-    skips = load_skips()
-    for (stack, source), n in result.counts().items():
-        print(f"{stack} {source}: {n} failed check(s) before skips")
-    bad = result.unjustified(skips)
-    for f in bad:
-        print(f"UNJUSTIFIED {f}")
-    print(
-        f"{len(result.scanned)} object(s), {result.passed} passed, {len(result.findings)} failed, {len(bad)} unjustified"
-    )
-    return 1 if bad else 0
+    try:
+        chart_sources = parse_chart_sources(args.chart_source)
+    except ChartSourceError as e:
+        parser.error(str(e))
+    skips = load_skips()  # a malformed skip file fails before anything is rendered
+    objects = [
+        o
+        for stack in args.stack
+        for o in stack_objects(run_program(stack), published=args.published, chart_sources=chart_sources)
+    ]
+    lines, code = verdict(scan(objects, keep=args.out), skips)
+    print("\n".join(lines))
+    return code
 
 
 if __name__ == "__main__":

@@ -248,6 +248,57 @@ def test_render_program_writes_one_file_per_template_and_a_summary(tmp_path: Pat
     assert summary[1]["reason"] == NOT_OFFLINE and dagster.out_dir == ""
 
 
+def _local_chart(folder: Path, name: str, version: str) -> Path:
+    """A chart folder as `git archive` of a chart directory leaves it: Chart.yaml, values and a template."""
+    (folder / "templates").mkdir(parents=True)
+    (folder / "Chart.yaml").write_text(yaml.safe_dump({"apiVersion": "v2", "name": name, "version": version}))
+    (folder / "values.yaml").write_text("replicas: 1\n")
+    (folder / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\n"
+        "data:\n  replicas: {{ .Values.replicas | quote }}\n"
+    )
+    return folder
+
+
+def test_a_named_chart_source_renders_without_the_network_even_when_published(tmp_path: Path) -> None:
+    folder = _local_chart(tmp_path / "dagster", "dagster", "1.13.27")
+    release = {
+        "chart": "dagster",
+        "version": "1.13.27",
+        # Unreachable: a pull would fail, so the render must come from the named folder.
+        "repositoryOpts": {"repo": "https://charts.invalid"},
+        "namespace": "sales",
+        "name": "sales-dagster",
+        "values": {"replicas": 2},
+    }
+    program = Program("dev", False, [record("kubernetes:helm.sh/v3:Release", "sales-dagster", release)], {})
+    sources = render.parse_chart_sources([f"dagster={folder}"])
+    (report,) = render_program(program, tmp_path / "out", published=True, chart_sources=sources)
+    res = report.result
+    assert (res.status, res.source, res.approximate, res.errors) == ("rendered", str(folder), False, [])
+    assert [(o["kind"], o["metadata"]["name"], o["data"]) for o in res.manifests] == [
+        ("ConfigMap", "sales-dagster-cm", {"replicas": "2"})
+    ]
+    # Another version in the folder than the release pins: rendered, and said to be approximate.
+    other = render.render_one(report.release._replace(version="1.13.28"), {"replicas": 2}, chart_sources=sources)
+    assert other.approximate and other.notes == ["approximate: the release pins 1.13.28, the offline source is 1.13.27"]
+
+
+def test_a_chart_source_argument_is_checked(tmp_path: Path) -> None:
+    folder = _local_chart(tmp_path / "superset", "superset", "0.22.8")
+    for argument, problem in [
+        (f"superset:{folder}", "expected NAME=PATH"),
+        (f"dagster={folder}", "names chart 'superset', not 'dagster'"),
+        (f"superset={tmp_path}", "no Chart.yaml"),
+    ]:
+        with pytest.raises(render.ChartSourceError, match=problem):
+            render.parse_chart_sources([argument])
+    with pytest.raises(render.ChartSourceError, match="given twice"):
+        render.parse_chart_sources([f"superset={folder}", f"superset={folder}"])
+    with pytest.raises(SystemExit):
+        render.main(["--stack", "dev", "--chart-source", f"dagster={folder}"])
+
+
 # ---- rendered checks ----------------------------------------------------------------------------
 
 
