@@ -15,7 +15,7 @@ import yaml
 from platformctl import scan
 from platformctl.render import charts_src_dir
 from platformctl.scan import PROGRAM, Finding, Scanned, Skip, SkipFileError, load_skips
-from tests.harness import program_for
+from tests.harness import PROJECT_DIR, program_for
 from tests.requires import require
 
 STACKS = ("dev", "prod")
@@ -81,9 +81,72 @@ def test_an_unjustified_finding_fails(result: scan.ScanResult, skips: list[Skip]
 
 
 def test_every_skip_is_used_and_the_file_stays_short(result: scan.ScanResult, skips: list[Skip]) -> None:
-    real = scan.ScanResult([f for f in result.findings if f.stack in STACKS], 0, [])
+    real = scan.ScanResult(
+        [f for f in result.findings if f.stack in STACKS], 0, [o for o in result.scanned if o.stack in STACKS]
+    )
+    # Entries of charts not rendered here (Dagster, Superset) are judged by the published-render scan.
     assert [s for s in real.unused(skips)] == [], "remove skips that no finding needs any more"
     assert len(skips) <= 40
+
+
+# ---- the verdict, as CI's published-render scan applies it (no checkov needed) -------------------------------
+
+DAGSTER_FINDING = Finding(
+    "CKV_K8S_23", "root", "dev", "dagster", "sales/sales-dagster", "Deployment sales/sales-dagster-daemon"
+)
+
+
+def _scanned(*sources: str) -> list[Scanned]:
+    return [Scanned("dev", source, "", f"Deployment sales/{source}") for source in sources]
+
+
+def test_the_verdict_fails_on_an_unjustified_finding_of_a_published_chart() -> None:
+    result = scan.ScanResult([DAGSTER_FINDING], 10, _scanned("dagster"))
+    lines, code = scan.verdict(result, [Skip("CKV_K8S_23", "the daemon needs root for a reason", chart="superset")])
+    assert code == 1
+    assert f"UNJUSTIFIED {DAGSTER_FINDING}" in lines
+    lines, code = scan.verdict(result, [Skip("CKV_K8S_23", "the daemon needs root for a reason", chart="dagster")])
+    assert (code, [line for line in lines if "UNJUSTIFIED" in line]) == (0, [])
+
+
+def test_unused_skips_are_judged_only_for_the_charts_scanned() -> None:
+    skips = [
+        Skip("CKV_K8S_40", "superset runs as its own user", chart="superset"),
+        Skip("CKV_K8S_40", "dagster runs as its own user", chart="dagster"),
+        Skip("CKV_K8S_23", "the daemon needs root for a reason", chart="dagster"),
+    ]
+    offline = scan.ScanResult([], 10, _scanned(PROGRAM, "datahub"))
+    assert offline.unused(skips) == []  # neither chart rendered: nothing to judge
+    published = scan.ScanResult([DAGSTER_FINDING], 10, _scanned(PROGRAM, "dagster"))
+    assert published.unused(skips) == [skips[1]]
+    lines, code = scan.verdict(published, skips)
+    assert code == 0 and "unused skip (no finding of this run needs it): CKV_K8S_40 dagster" in lines
+
+
+def test_the_cli_scans_published_charts_against_the_skip_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`python -m platformctl.scan --stack dev --published` (CI's render job): the published render, the reviewed
+    skip file, exit 1 on an unjustified finding."""
+    asked: dict[str, Any] = {}
+
+    def stack_objects(program: Any, *, published: bool, chart_sources: dict[str, Path]) -> list[Any]:
+        asked.update(stack=program, published=published, chart_sources=chart_sources)
+        return []
+
+    monkeypatch.setattr(scan, "run_program", lambda stack: stack)
+    monkeypatch.setattr(scan, "stack_objects", stack_objects)
+    monkeypatch.setattr(scan, "scan", lambda objects, keep: scan.ScanResult([DAGSTER_FINDING], 1, _scanned("dagster")))
+    assert scan.main(["--stack", "dev", "--published"]) == 1
+    assert asked == {"stack": "dev", "published": True, "chart_sources": {}}
+    # The reviewed file is the one read: an entry there for the finding makes the same run pass.
+    loaded: list[Path] = []
+
+    def load(path: Path = scan.SKIPS_FILE) -> list[Skip]:
+        loaded.append(path)
+        return [Skip("CKV_K8S_23", "the daemon needs root for a reason", chart="dagster")]
+
+    monkeypatch.setattr(scan, "load_skips", load)
+    assert scan.main(["--stack", "dev", "--published"]) == 0
+    assert loaded == [PROJECT_DIR / "scan" / "skips.yaml"]
 
 
 def test_skip_entries_need_a_check_a_target_and_a_reason(tmp_path: Path) -> None:

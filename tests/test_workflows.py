@@ -220,6 +220,23 @@ def test_pull_request_runs_the_checks(command: str) -> None:
     assert command in text
 
 
+def test_the_published_render_is_scanned_per_stack_and_fails_the_job_on_a_finding() -> None:
+    """Dagster and Superset render only in CI's render job: its checkov step scans every published release of
+    each stack against scan/skips.yaml (platformctl.scan's only skip file; tests/test_scan.py shows it exits 1 on
+    an unjustified finding), and nothing in the step or job lets that exit code pass."""
+    job = load(PROJECT_DIR / ".github" / "workflows" / "pull-request.yml")["jobs"]["render"]
+    assert list(job["strategy"]["matrix"]["stack"]) == list(STACKS)
+    (step,) = [s for s in job["steps"] if "-m platformctl.scan" in str(s.get("run", ""))]
+    script = str(step["run"])
+    assert step.get("env", {}).get("STACK") == "${{ matrix.stack }}"
+    assert "scan/.venv/bin/python -m pip install -r scan/requirements.txt" in script
+    (command,) = [line.strip() for line in script.splitlines() if "-m platformctl.scan" in line]
+    assert command.startswith('.venv/bin/python -m platformctl.scan --stack "$STACK" --published'), command
+    # No local chart folders in CI, no swallowed exit code.
+    assert "--chart-source" not in command and "||" not in script and "set +e" not in script
+    assert "if" not in step and not step.get("continue-on-error") and not job.get("continue-on-error")
+
+
 def test_actions_are_pinned_to_a_major_version() -> None:
     for workflow, job_id, job in jobs():
         for step in job.get("steps", []):
