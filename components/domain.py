@@ -347,7 +347,12 @@ class DataDomainStack(pulumi.ComponentResource):
                     dagster_values.DagsterArgs(
                         namespace=ns,
                         code_location=d,
-                        image=Image(repository=cfg.image.repository, tag=cfg.image.tag),  # type: ignore[union-attr]
+                        image=Image(
+                            repository=cfg.image.repository,  # type: ignore[union-attr]
+                            tag=cfg.image.tag,  # type: ignore[union-attr]
+                            # The local stack runs images loaded into kind, which no registry serves.
+                            pull_policy="Always" if config.foundation == "aws" else "IfNotPresent",
+                        ),
                         grpc_args=tuple(cfg.code_location.dagster_api_grpc_args),  # type: ignore[union-attr]
                         port=cfg.port,
                         domain_env=dict(cfg.env),

@@ -10,7 +10,7 @@ defaults do not have, as dotted paths (list items as `path[i]`). Rules:
   user data rather than chart options, recognised by a key containing "." or "/" (annotation,
   label and Java property names such as `helm.sh/hook`).
 - Kubernetes objects the chart passes whole to `toYaml` (`resources`, `securityContext`,
-  `containerSecurityContext`, `podSecurityContext`): when the reference map there has only fields
+  `containerSecurityContext`, `podSecurityContext`, the three probes): when the reference map there has only fields
   of that Kubernetes type, keys are checked against the type's fields (`KUBERNETES_FIELDS`), not
   against the defaults the chart happens to set.
 - Lists: when the reference list is non-empty and its first item is a map, every map item of the
@@ -128,8 +128,28 @@ _CONTAINER_SECURITY = frozenset(
         "windowsOptions",
     }
 )
-# Top-level fields of core/v1 ResourceRequirements, SecurityContext and PodSecurityContext.
+# core/v1 Probe, plus `enabled`: the switch charts strip (`omit ... "enabled"`) before passing the rest to toYaml
+# (dagster helpers/_deployment-webserver.tpl and dagster-user-deployments deployment-user.yaml: startupProbe).
+_PROBE = frozenset(
+    {
+        "enabled",
+        "exec",
+        "failureThreshold",
+        "grpc",
+        "httpGet",
+        "initialDelaySeconds",
+        "periodSeconds",
+        "successThreshold",
+        "tcpSocket",
+        "terminationGracePeriodSeconds",
+        "timeoutSeconds",
+    }
+)
+# Top-level fields of core/v1 ResourceRequirements, SecurityContext, PodSecurityContext and Probe.
 KUBERNETES_FIELDS: dict[str, frozenset[str]] = {
+    "livenessProbe": _PROBE,
+    "readinessProbe": _PROBE,
+    "startupProbe": _PROBE,
     "resources": frozenset({"limits", "requests", "claims"}),
     "securityContext": _CONTAINER_SECURITY,
     "containerSecurityContext": _CONTAINER_SECURITY,

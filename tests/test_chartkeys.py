@@ -22,6 +22,8 @@ REFERENCE = {
     "deployments": [{"name": "a", "port": 1}],
     "extra": [],
     "version": "1.0",
+    # A chart switch the template strips before passing the probe to toYaml (dagster's startupProbe).
+    "startupProbe": {"enabled": False},
 }
 
 
@@ -36,6 +38,7 @@ REFERENCE = {
         ({"resources": {"limit": {"cpu": "1"}}}, ["resources.limit"]),
         # Not a Kubernetes ResourceRequirements: ordinary rules apply.
         ({"workloads": {"resources": {"mainContaner": {}}}}, ["workloads.resources.mainContaner"]),
+        ({"startupProbe": {"enabled": True, "periodSecond": 10}}, ["startupProbe.periodSecond"]),
     ],
 )
 def test_misspelled_keys_are_reported(values, unknown):
@@ -50,6 +53,7 @@ def test_free_form_places_accept_any_key():
         "extra": [{"whatever": True}],  # empty reference list
         "resources": {"limits": {"cpu": "1"}, "requests": {"memory": "1Gi"}},  # Kubernetes fields
         "workloads": {"resources": {"mainContainer": {"cpu": {"request": "1"}}}},
+        "startupProbe": {"enabled": True, "httpGet": {"path": "/"}, "periodSeconds": 10, "failureThreshold": 30},
     }
     assert unknown_keys(values, REFERENCE) == []
 

@@ -153,6 +153,19 @@ def test_each_code_location_gets_the_pointer_of_its_kind(stack):
         assert deployments[name]["port"] == domain.tools.dagster.port, name
 
 
+@pytest.mark.parametrize("stack", ("dev", "prod"))
+def test_on_aws_the_code_server_and_runs_pull_the_domain_image_always(stack):
+    """checkov CKV_K8S_15: the registry is asked on every pod start (the local stack keeps IfNotPresent for the
+    images loaded into kind: tests/test_local_user_code.py)."""
+    program = program_for(stack)
+    for r in program.of_type(RELEASE):
+        if r.inputs["chart"] == "dagster":
+            values = _plain(r.inputs["values"])
+            [one] = values["dagster-user-deployments"]["deployments"]
+            assert one["image"]["pullPolicy"] == "Always", r.name
+            assert values["runLauncher"]["config"]["k8sRunLauncher"]["imagePullPolicy"] == "Always", r.name
+
+
 def test_a_package_code_location_is_served_as_a_package():
     # domains/marketing.yaml: codeLocation.package (the crash-looping `--module-name ''` of issue 10).
     deployments = _dagster_deployments(program_for("dev"))

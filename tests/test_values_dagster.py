@@ -14,6 +14,8 @@ from components.values.dagster import (
     COMPUTE_LOG_PREFIX,
     DATAHUB_TOKEN_DIR,
     DATAHUB_TOKEN_FILE,
+    TMP_MOUNT,
+    TMP_VOLUME,
     CatalogAccess,
     DagsterArgs,
     WarehouseEndpoint,
@@ -215,14 +217,14 @@ def test_catalog_token_is_a_refreshing_file_not_an_env_value():
     assert env["DATAHUB_GMS_URL"]["value"] == "http://datahub-gms.platform.svc:8080"
     assert "DATAHUB_GMS_TOKEN" not in env
     assert all("valueFrom" not in e for e in one["env"])
-    [volume] = one["volumes"]
+    [volume] = [v for v in one["volumes"] if "secret" in v]
     assert volume["secret"]["secretName"] == "datahub-ingestion-token"
     assert volume["secret"]["items"] == [{"key": "token", "path": "token"}]
-    [mount] = one["volumeMounts"]
+    [mount] = [m for m in one["volumeMounts"] if m["name"] == volume["name"]]
     # kubelet refreshes Secret volumes, but never a subPath mount.
     assert "subPath" not in mount and mount["mountPath"] == DATAHUB_TOKEN_DIR and mount["readOnly"] is True
     assert f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}" == DATAHUB_TOKEN_FILE
-    assert deployment(dagster_values(args()))["volumes"] == []
+    assert deployment(dagster_values(args()))["volumes"] == [TMP_VOLUME]
 
 
 def test_user_code_env_is_non_secret_settings():
@@ -298,6 +300,57 @@ def test_hardened_and_sized(case):
     launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
     assert launcher["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert launcher["runK8sConfig"]["podSpecConfig"]["securityContext"]["runAsNonRoot"] is True
+
+
+def _pods(values: dict[str, Any]) -> dict[str, tuple[dict[str, Any], list[Any], list[Any]]]:
+    """(container securityContext, volumes, volumeMounts) of every Dagster pod the values shape."""
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    one = deployment(values)
+    return {
+        "webserver": (values["dagsterWebserver"]["securityContext"], *_vols(values["dagsterWebserver"])),
+        "daemon": (values["dagsterDaemon"]["securityContext"], *_vols(values["dagsterDaemon"])),
+        "user-code": (one["securityContext"], *_vols(one)),
+        "runs": (launcher["securityContext"], *_vols(launcher)),
+    }
+
+
+def _vols(spec: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    return spec["volumes"], spec["volumeMounts"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_pod_runs_as_a_high_uid_on_a_read_only_root_with_tmp_writable(case):
+    """checkov CKV_K8S_40 (UID >= 10000) and CKV_K8S_22 (read-only root filesystem); /tmp stays writable, the only
+    place a UID that owns nothing in Dagster's images could write before."""
+    values = dagster_values(CASES[case])
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    pod_contexts = [
+        values["dagsterWebserver"]["podSecurityContext"],
+        values["dagsterDaemon"]["podSecurityContext"],
+        deployment(values)["podSecurityContext"],
+        launcher["runK8sConfig"]["podSpecConfig"]["securityContext"],
+    ]
+    assert all(p["runAsUser"] >= 10000 and p["runAsNonRoot"] for p in pod_contexts)
+    for name, (sc, volumes, mounts) in _pods(values).items():
+        assert sc["runAsUser"] >= 10000 and sc["readOnlyRootFilesystem"] is True, name
+        assert TMP_VOLUME in volumes and TMP_VOLUME == {"name": "tmp", "emptyDir": {}}, name
+        assert TMP_MOUNT in mounts and TMP_MOUNT["mountPath"] == "/tmp", name
+
+
+def test_webserver_and_code_server_have_liveness_and_startup_probes():
+    """checkov CKV_K8S_8: the chart leaves liveness off. The webserver is probed on its readiness path; the code
+    server's probes carry no `exec`, so the chart fills in its `dagster api grpc-health-check -p <port>`."""
+    values = dagster_values(CASES["aws"])
+    web = values["dagsterWebserver"]
+    # The chart's readiness probe is /server_info on the webserver's port 80 (reference values).
+    assert web["livenessProbe"]["httpGet"] == {"path": "/server_info", "port": 80}
+    assert web["startupProbe"]["enabled"] is True and web["startupProbe"]["httpGet"] == web["livenessProbe"]["httpGet"]
+    one = deployment(values)
+    assert "exec" not in one["livenessProbe"] and one["livenessProbe"]["periodSeconds"] > 0
+    assert one["startupProbe"]["enabled"] is True and "exec" not in one["startupProbe"]
+    # Liveness starts counting only after the startup probe has given the server 5 minutes to load.
+    for startup in (web["startupProbe"], one["startupProbe"]):
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
 
 
 def test_ingress_is_left_to_the_stack():

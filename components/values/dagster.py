@@ -65,8 +65,15 @@ PLATFORM_ENV_PREFIXES = ("AWS_", "DAGSTER_", "DATAHUB_", "DBT_", "QUALITY_", "WA
 PLATFORM_ENV_NAMES = frozenset({"LAKE_BUCKET", "DATA_DOCS_PREFIX"})
 DATA_DOCS_PREFIX = "docs/"
 USER_CODE_PORT = 3030
-# Dagster images run as root unless told otherwise; any non-zero uid works for them.
-_UID = 1000
+# Dagster's images run as root unless told otherwise and create no user (dagster-io/dagster
+# docker/images/dagster-celery-k8s/Dockerfile: pip installs on python slim), so a UID that owns nothing
+# writes only where everyone may: /tmp. 10001 is >= 10000 (kept clear of host users; checkov CKV_K8S_40)
+# and the example user-code image's own user (examples/domain-user-code/Dockerfile).
+_UID = 10001
+# The only writable path: an emptyDir, so the root filesystem is read-only (CKV_K8S_22).
+TMP_DIR = "/tmp"
+TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
+TMP_MOUNT = {"name": "tmp", "mountPath": TMP_DIR}
 
 _WEBSERVER_RESOURCES = resources("250m", "512Mi", cpu_limit="1")
 _DAEMON_RESOURCES = resources("250m", "512Mi", cpu_limit="1")
@@ -216,10 +223,31 @@ def _secret_refs(*names: str | None) -> list[dict[str, str]]:
     return [{"name": name} for name in names if name]
 
 
+def security_contexts() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(container, pod) contexts of every Dagster pod: restricted, non-root UID 10001, read-only root filesystem."""
+    return {**container_security_context(_UID, _UID), "readOnlyRootFilesystem": True}, pod_security_context(_UID, _UID)
+
+
+def probes() -> dict[str, dict[str, Any]]:
+    """Liveness and startup probes the chart leaves off (`{}` / `enabled: false`). The webserver's probe its
+    readiness path; the code server's: the chart fills in `dagster api grpc-health-check -p <port>` (the command
+    of its readiness probe) when a probe has no `exec`. The startup probes give either 5 minutes to load code
+    before liveness counts."""
+    startup = {"enabled": True, "periodSeconds": 10, "timeoutSeconds": 10, "failureThreshold": 30}
+    liveness = {"periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 3}
+    http = {"httpGet": {"path": HEALTH_PATH, "port": 80}}
+    return {
+        "webserver_liveness": {**http, **liveness},
+        "webserver_startup": {**startup, **http},
+        "user_code_liveness": dict(liveness),
+        "user_code_startup": dict(startup),
+    }
+
+
 def dagster_values(args: DagsterArgs) -> dict[str, Any]:
     storage, postgres = args.storage, args.postgres
-    container = container_security_context(_UID, _UID)
-    pod = pod_security_context(_UID, _UID)
+    container, pod = security_contexts()
+    checks = probes()
 
     compute_logs: dict[str, Any] = {
         "bucket": storage.bucket,
@@ -231,7 +259,8 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
 
     user_secrets = _secret_refs(storage.credentials_secret, args.warehouse.credentials_secret, args.quality_secret)
     env = user_code_env(args)
-    volumes, mounts = token_volumes(args)
+    token_vols, token_mounts = token_volumes(args)
+    volumes, mounts = [TMP_VOLUME, *token_vols], [TMP_MOUNT, *token_mounts]
     return {
         "global": {"postgresqlSecretName": postgres.password_secret},
         "generatePostgresqlPasswordSecret": False,
@@ -252,6 +281,10 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
             "initContainerResources": _INIT_RESOURCES,
             # The webserver reads compute logs from the bucket.
             "envSecrets": _secret_refs(storage.credentials_secret),
+            "volumes": [TMP_VOLUME],
+            "volumeMounts": [TMP_MOUNT],
+            "livenessProbe": checks["webserver_liveness"],
+            "startupProbe": checks["webserver_startup"],
         },
         "dagsterDaemon": {
             "enabled": True,
@@ -259,6 +292,8 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
             "securityContext": container,
             "resources": args.daemon_resources or _DAEMON_RESOURCES,
             "initContainerResources": _INIT_RESOURCES,
+            "volumes": [TMP_VOLUME],
+            "volumeMounts": [TMP_MOUNT],
         },
         "computeLogManager": {
             "type": "S3ComputeLogManager",
@@ -310,6 +345,8 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
                     "podSecurityContext": pod,
                     "securityContext": container,
                     "resources": args.user_code_resources or _USER_CODE_RESOURCES,
+                    "livenessProbe": checks["user_code_liveness"],
+                    "startupProbe": checks["user_code_startup"],
                 }
             ],
         },
