@@ -21,8 +21,9 @@ defaults do not have, as dotted paths (list items as `path[i]`). Rules:
 `<project>/../shared/charts` (or `$DATAPLATFORM_SHARED_DIR/charts`), merges subchart defaults
 under the key the parent chart uses for them (their `global` into the parent's `global`), adds the
 few keys a chart documents only in comments or in its config declaration (`DOCUMENTED_KEYS`, with
-where each is documented), drops keys the copy has but the pinned version lacks, and returns None
-when there is no reference for that chart version.
+where each is documented) and the keys used of subcharts that have no copy (`SUBCHART_KEYS`), drops
+keys the copy has but the pinned version lacks, and returns None when there is no reference for that
+chart version.
 """
 
 from __future__ import annotations
@@ -128,6 +129,21 @@ _CONTAINER_SECURITY = frozenset(
         "windowsOptions",
     }
 )
+# Keys of subcharts from other repositories, which have no reference copy under ../shared/charts: where each
+# was read. A key set to a map here accepts any key below it (the subchart passes it through whole).
+SUBCHART_KEYS: dict[str, dict[str, str]] = {
+    # superset 0.22.8's Chart.yaml: redis 17.9.4 (oci://registry-1.docker.io/bitnamicharts); read at
+    # bitnami/charts tag redis/17.9.4, bitnami/redis/values.yaml and templates/master/application.yaml.
+    "superset": {
+        "redis.image.pullPolicy": "values.yaml `image.pullPolicy` (IfNotPresent)",
+        "redis.auth.usePasswordFiles": "values.yaml `auth.usePasswordFiles` (false); REDIS_PASSWORD_FILE in the template",
+        "redis.serviceAccount.automountServiceAccountToken": "values.yaml `serviceAccount.automountServiceAccountToken`",
+        "redis.master.podSecurityContext": "values.yaml `master.podSecurityContext` (`omit ... enabled | toYaml`)",
+        "redis.master.containerSecurityContext": "values.yaml `master.containerSecurityContext` (same)",
+        "redis.master.resources": "values.yaml `master.resources` (`toYaml`)",
+    },
+}
+
 # core/v1 Probe, plus `enabled`: the switch charts strip (`omit ... "enabled"`) before passing the rest to toYaml
 # (dagster helpers/_deployment-webserver.tpl and dagster-user-deployments deployment-user.yaml: startupProbe).
 _PROBE = frozenset(
@@ -236,7 +252,7 @@ def _reference(chart: str, version: str, root: Path) -> dict[str, Any] | None:
         values["global"] = _merge(sub_global, values.get("global") or {})
     for path in ref.exclude:
         _drop_path(values, path)
-    for path in DOCUMENTED_KEYS.get(chart, {}):
+    for path in [*DOCUMENTED_KEYS.get(chart, {}), *SUBCHART_KEYS.get(chart, {})]:
         _set_path(values, path, None)
     return values
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from components.charts import PINNED
+from components.domain_config import Quota
 from components.images import SUPERSET
 from components.values.common import Postgres
 from components.values.superset import (
@@ -21,6 +22,7 @@ from components.values.superset import (
     DEPS_DIR,
     PSYCOPG2,
     PYATHENA,
+    REDIS_UID,
     REDSHIFT_DIALECT,
     TENACITY,
     VENV_PYTHON,
@@ -35,7 +37,7 @@ from components.values.superset import (
     superset_ui_service,
     superset_values,
 )
-from platformctl.chartkeys import reference_values, secret_like_values, unknown_keys
+from platformctl.chartkeys import SUBCHART_KEYS, reference_values, secret_like_values, unknown_keys
 
 POSTGRES = Postgres("meta.internal", 5432, "superset", "superset", "superset-db", "DB_PASS")
 WAREHOUSE = RedshiftConnection(
@@ -108,10 +110,12 @@ def test_secret_env_entries_match_what_the_chart_reads():
 
 def test_redis_bundled_or_external():
     bundled = superset_values(CASES["bundled-redis"])
-    assert bundled["redis"] == {
-        "enabled": True,
-        "auth": {"enabled": True, "existingSecret": "superset-db"},
-        "image": {"registry": "docker.io", "repository": "bitnamilegacy/redis", "tag": "7.0.10-debian-11-r4"},
+    redis = bundled["redis"]
+    assert (redis["enabled"], redis["auth"]["enabled"], redis["auth"]["existingSecret"]) == (True, True, "superset-db")
+    assert {k: redis["image"][k] for k in ("registry", "repository", "tag")} == {
+        "registry": "docker.io",
+        "repository": "bitnamilegacy/redis",
+        "tag": "7.0.10-debian-11-r4",
     }
     assert "cache" not in bundled
     external = superset_values(CASES["external-redis"])
@@ -119,6 +123,54 @@ def test_redis_bundled_or_external():
     assert external["cache"] == {"host": "sales-redis.abc.cache.amazonaws.com", "port": 6380}
     # Results and async-query backends take the Redis password from the env, not from values.
     assert 'os.environ.get("REDIS_PASSWORD")' in external["configOverrides"]["redis_backends"]
+
+
+def test_bundled_redis_is_hardened_with_its_own_keys():
+    """checkov on bitnami/redis 17.9.4 rendered with these values (bitnami/charts tag redis/17.9.4): the password as
+    a file (CKV_K8S_35), no API token (38), restricted and read-only (20, 22, 28, 31, 37), sized (10-13), pulled
+    Always (15). What stays: its UID 1001 and the tag without digest (scan/skips.yaml)."""
+    redis = superset_values(CASES["bundled-redis"])["redis"]
+    assert redis["auth"]["usePasswordFiles"] is True
+    assert redis["serviceAccount"] == {"automountServiceAccountToken": False}
+    assert redis["image"]["pullPolicy"] == "Always"
+    master = redis["master"]
+    sc = master["containerSecurityContext"]
+    assert sc["enabled"] is True and sc["runAsUser"] == REDIS_UID and sc["runAsNonRoot"] is True
+    assert "runAsGroup" not in sc  # the chart's default keeps the image's primary group
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]} and sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    pod = master["podSecurityContext"]
+    assert (
+        pod["enabled"] is True and pod["fsGroup"] == REDIS_UID and pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    )
+    # What the namespace's LimitRange gave the container before it declared any.
+    defaults = Quota().limit_range
+    assert master["resources"] == {
+        "requests": {"cpu": defaults.requests.cpu, "memory": defaults.requests.memory},
+        "limits": {"cpu": defaults.limits.cpu, "memory": defaults.limits.memory},
+    }
+
+
+def test_subchart_keys_listed_for_the_key_check_are_the_ones_set():
+    """chartkeys.SUBCHART_KEYS vouches for the Redis subchart keys (no reference copy): no entry without a use."""
+    bundled = superset_values(CASES["bundled-redis"])
+
+    def has(tree: Any, path: str) -> bool:
+        for part in path.split("."):
+            if not isinstance(tree, dict) or part not in tree:
+                return False
+            tree = tree[part]
+        return True
+
+    assert [path for path in SUBCHART_KEYS["superset"] if not has(bundled, path)] == []
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_superset_container_pulls_always(case):
+    values = superset_values(CASES[case])
+    assert values["image"]["pullPolicy"] == "Always"
+    waits = [c for part in ("supersetNode", "supersetWorker", "init") for c in values[part]["extraInitContainers"]]
+    assert waits and all(c["imagePullPolicy"] == "{{ .Values.image.pullPolicy }}" for c in waits)
 
 
 def test_admin_user_is_created_from_the_env():

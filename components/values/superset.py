@@ -22,7 +22,9 @@ and the domain warehouse registered as a database connection, all without a secr
   (`required_modules`), pinned and without dependencies (their own needs are the image's), with
   the image's `uv` for the image's interpreter into a private directory put on PYTHONPATH (the
   image's venv is root-owned and has no pip), and stops the container if that fails.
-- Redis: the bundled one (subchart bitnami/redis 17.9.4) runs the same tag from docker.io/bitnamilegacy.
+- Redis: the bundled one (subchart bitnami/redis 17.9.4) runs the same tag from docker.io/bitnamilegacy,
+  hardened with the subchart's own keys (`redis_values`): the password as a mounted file, no API token,
+  a restricted, read-only container (the chart mounts emptyDirs at every path Redis writes), explicit resources.
 - Redis auth: the chart writes the results and async-query backends with the password from
   `cache.password` (a value); a configOverrides block rebuilds them from REDIS_PASSWORD instead.
 
@@ -57,6 +59,8 @@ from components.values.common import (
 )
 
 DB_PASSWORD_KEY = "DB_PASS"
+# bitnami/redis 17.9.4: the image's user (master.containerSecurityContext.runAsUser, podSecurityContext.fsGroup).
+REDIS_UID = 1001
 # The superset user of the official image.
 _UID = 1000
 
@@ -407,6 +411,45 @@ def _warehouse_override(warehouse: RedshiftConnection) -> str:
     )
 
 
+def redis_values(password_secret: str) -> dict[str, Any]:
+    """The bundled Redis (subchart bitnami/redis 17.9.4; every key checked against that chart's values.yaml and
+    templates/master/application.yaml at bitnami/charts tag redis/17.9.4):
+    - `auth.usePasswordFiles`: the password reaches Redis as REDIS_PASSWORD_FILE, a mounted Secret, and the
+      chart's health scripts read that file (templates/health-configmap.yaml), not a secretKeyRef env var;
+    - `serviceAccount.automountServiceAccountToken: false`: a standalone Redis never calls the API;
+    - the container restricted and read-only: the chart already mounts emptyDirs at /opt/bitnami/redis/etc,
+      /tmp and the data path (persistence off), the only places the image writes;
+    - requests and limits equal to the domain LimitRange's defaults, which it got implicitly before."""
+    # No runAsGroup: the image's processes keep their primary group (root), as the chart's default context has it.
+    container = {
+        "enabled": True,
+        **{k: v for k, v in container_security_context(REDIS_UID).items() if k != "runAsGroup"},
+        "readOnlyRootFilesystem": True,
+    }
+    return {
+        "enabled": True,
+        "auth": {"enabled": True, "existingSecret": password_secret, "usePasswordFiles": True},
+        # The subchart's default tag is gone from docker.io/bitnami (components/images.py).
+        "image": {
+            "registry": "docker.io",
+            "repository": SUPERSET_REDIS.repository,
+            "tag": SUPERSET_REDIS.tag,
+            "pullPolicy": "Always",
+        },
+        "serviceAccount": {"automountServiceAccountToken": False},
+        "master": {
+            "podSecurityContext": {
+                "enabled": True,
+                "fsGroup": REDIS_UID,
+                "runAsNonRoot": True,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containerSecurityContext": container,
+            "resources": resources("100m", "128Mi", cpu_limit="500m", memory_limit="512Mi"),
+        },
+    }
+
+
 def superset_values(args: SupersetArgs) -> dict[str, Any]:
     pg, bundled_redis = args.postgres, args.redis.host is None
     container = container_security_context(_UID, _UID)
@@ -435,7 +478,8 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
 
     return {
         # Pinned with its contract (what the bootstrap must add) in components/images.py.
-        "image": {"repository": SUPERSET.repository, "tag": SUPERSET.tag},
+        # Always: the registry is asked on every pod start (CKV_K8S_15); the wait containers use the same policy.
+        "image": {"repository": SUPERSET.repository, "tag": SUPERSET.tag, "pullPolicy": "Always"},
         "runAsUser": _UID,
         "serviceAccountName": args.service_account,
         "serviceAccount": {"create": False},
@@ -471,16 +515,7 @@ def superset_values(args: SupersetArgs) -> dict[str, Any]:
             **({"resources": args.support_resources} if args.support_resources else {}),
         },
         "postgresql": {"enabled": False},
-        "redis": (
-            {
-                "enabled": True,
-                "auth": {"enabled": True, "existingSecret": pg.password_secret},
-                # The subchart's default tag is gone from docker.io/bitnami (components/images.py).
-                "image": {"registry": "docker.io", "repository": SUPERSET_REDIS.repository, "tag": SUPERSET_REDIS.tag},
-            }
-            if bundled_redis
-            else {"enabled": False}
-        ),
+        "redis": redis_values(pg.password_secret) if bundled_redis else {"enabled": False},
         "ingress": {"enabled": False},
     }
 
