@@ -353,6 +353,19 @@ def test_webserver_and_code_server_have_liveness_and_startup_probes():
         assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
 
 
+def test_the_daemon_is_probed_by_its_own_liveness_check():
+    """checkov CKV_K8S_8/9: the daemon serves no port. `dagster-daemon liveness-check` (a console script of the
+    dagster wheel, dagster._daemon.cli) exits 1 when a daemon's heartbeat is older than the tolerance the chart
+    sets in DAGSTER_DAEMON_HEARTBEAT_TOLERANCE; it is a Python process, so it runs once a minute."""
+    daemon = dagster_values(CASES["aws"])["dagsterDaemon"]
+    for probe in (daemon["livenessProbe"], daemon["readinessProbe"]):
+        assert probe["exec"]["command"] == ["dagster-daemon", "liveness-check"]
+        assert probe["periodSeconds"] >= 60 and probe["initialDelaySeconds"] >= 60
+        assert probe["timeoutSeconds"] * 2 <= probe["periodSeconds"]
+    # No daemon startupProbe: the reference values (`{}`) and the template read (`startupProbe.enabled`) disagree.
+    assert "startupProbe" not in daemon
+
+
 def test_ingress_is_left_to_the_stack():
     assert dagster_values(CASES["aws"])["ingress"] == {"enabled": False}
     assert dagster_ui_service("dagster") == ("dagster-dagster-webserver", 80)

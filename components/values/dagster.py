@@ -229,14 +229,26 @@ def security_contexts() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def probes() -> dict[str, dict[str, Any]]:
-    """Liveness and startup probes the chart leaves off (`{}` / `enabled: false`). The webserver's probe its
-    readiness path; the code server's: the chart fills in `dagster api grpc-health-check -p <port>` (the command
-    of its readiness probe) when a probe has no `exec`. The startup probes give either 5 minutes to load code
-    before liveness counts."""
+    """Probes the chart leaves off (`{}` / `enabled: false`). The daemon serves no port: it runs its own
+    `dagster-daemon liveness-check`. The webserver's probe its readiness path; the code server's: the chart
+    fills in `dagster api grpc-health-check -p <port>` (the command of its readiness probe) when a probe has
+    no `exec`. The startup probes give either 5 minutes to load code before liveness counts."""
     startup = {"enabled": True, "periodSeconds": 10, "timeoutSeconds": 10, "failureThreshold": 30}
     liveness = {"periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 3}
     http = {"httpGet": {"path": HEALTH_PATH, "port": 80}}
+    # Dagster's own check (dagster 1.13.27 dagster/_daemon/cli: `liveness-check` exits 1 unless every daemon
+    # heartbeat is younger than DAGSTER_DAEMON_HEARTBEAT_TOLERANCE, which the chart sets); a short Python
+    # process, so once a minute, after the first heartbeats.
+    daemon = {
+        "exec": {"command": ["dagster-daemon", "liveness-check"]},
+        "initialDelaySeconds": 60,
+        "periodSeconds": 60,
+        "timeoutSeconds": 30,
+        "failureThreshold": 3,
+    }
     return {
+        "daemon_liveness": daemon,
+        "daemon_readiness": dict(daemon),
         "webserver_liveness": {**http, **liveness},
         "webserver_startup": {**startup, **http},
         "user_code_liveness": dict(liveness),
@@ -294,6 +306,8 @@ def dagster_values(args: DagsterArgs) -> dict[str, Any]:
             "initContainerResources": _INIT_RESOURCES,
             "volumes": [TMP_VOLUME],
             "volumeMounts": [TMP_MOUNT],
+            "livenessProbe": checks["daemon_liveness"],
+            "readinessProbe": checks["daemon_readiness"],
         },
         "computeLogManager": {
             "type": "S3ComputeLogManager",
