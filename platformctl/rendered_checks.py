@@ -509,7 +509,8 @@ def image_findings(objects: Iterable[dict[str, Any]], namespace: str | None = No
 #   (API_KEY, ACCESS_KEY, PRIVATE_KEY, SECRET_KEY, ...); plain KEY is too common (PARTITION_KEY);
 # - a reference, not a secret, when the last word says so (..._SECRET_NAME, ..._TOKEN_URL,
 #   ..._PASSWORD_FILE, AWS_ACCESS_KEY_ID, ..._ENABLED) or when SECRET_KEY follows a secret word
-#   (CLIENT_SECRET_SECRET_KEY, PASSWORD_SECRET_KEY: the key *inside* a Secret, existingSecret style).
+#   (CLIENT_SECRET_SECRET_KEY, PASSWORD_SECRET_KEY: the key *inside* a Secret, existingSecret style);
+# - a switch, not a secret, when the first word says so (ALLOW_EMPTY_PASSWORD: bitnami's Redis sets it to "no").
 # A literal value that is empty or a `$(VAR)` reference to another variable is not a secret.
 _SECRET_WORDS = _names("PASSWORD PASSWD PASS PASSPHRASE SECRET SECRETS TOKEN APIKEY CREDENTIAL CREDENTIALS PRIVATEKEY")
 _KEY_QUALIFIERS = _names("API ACCESS PRIVATE SECRET SIGNING ENCRYPTION MASTER CLIENT AUTH SESSION LICENSE SSH TLS")
@@ -518,6 +519,7 @@ _REFERENCE_SUFFIXES = _names(
     "ENABLE DISABLED TTL TIMEOUT EXPIRY EXPIRATION SECONDS LENGTH HEADER FIELD PROVIDER AUDIENCE ISSUER "
     "PREFIX VERSION PERSISTENCE STORE BACKEND MANAGER"
 )
+_SWITCH_PREFIXES = _names("ALLOW ENABLE DISABLE REQUIRE USE SKIP")
 _SECRET_KEY_OWNERS = {"PASSWORD", "SECRET", "TOKEN", "ID", "CREDS", "CREDENTIALS", "SIGNATURE", "KEY", "CERT"}
 _ENV_REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_]*\)")
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -530,7 +532,9 @@ def words(name: str) -> list[str]:
 def secret_like(name: str) -> bool:
     """Does `name` look like it holds a secret value (rules above)?"""
     w = words(name)
-    if not w or w[-1] in _REFERENCE_SUFFIXES or w[-2:] in (["PULL", "SECRET"], ["PULL", "SECRETS"]):
+    if not w or w[-1] in _REFERENCE_SUFFIXES or w[0] in _SWITCH_PREFIXES:
+        return False
+    if w[-2:] in (["PULL", "SECRET"], ["PULL", "SECRETS"]):
         return False
     if w[-2:] == ["SECRET", "KEY"] and len(w) > 2 and w[-3] in _SECRET_KEY_OWNERS:
         return False

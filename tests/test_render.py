@@ -369,6 +369,9 @@ def test_secrets_outside_secret_objects(obj: dict[str, Any]) -> None:
         ("IMAGE_PULL_SECRETS", False),
         ("SECRET_SERVICE_CALLER_GUARD_MODE", False),
         ("PWD", False),
+        ("ALLOW_EMPTY_PASSWORD", False),  # bitnami Redis's switch, "no" in the Superset release's Redis
+        ("USE_PASSWORD_FILES", False),
+        ("ALLOWED_TOKEN", True),
     ],
 )
 def test_secret_like_names(name: str, secret: bool) -> None:
