@@ -90,7 +90,7 @@ def test_every_job_command_calls_only_what_its_image_has(program: Program) -> No
 def test_superset_commands_call_only_what_its_image_has(case: str) -> None:
     args = SUPERSET_CASES[case] if case in SUPERSET_CASES else DRIVER_CASES[case][0]
     values = superset_values.superset_values(args)
-    assert values["image"] == {"repository": SUPERSET.repository, "tag": SUPERSET.tag}
+    assert values["image"] == {"repository": SUPERSET.repository, "tag": SUPERSET.tag, "pullPolicy": "Always"}
     commands = [values["init"]["command"]] + [
         c["command"] for part in ("supersetNode", "supersetWorker", "init") for c in values[part]["extraInitContainers"]
     ]
