@@ -6,8 +6,10 @@ an upgrade in dev first. Values builders are written against the versions pinned
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pulumi
@@ -72,6 +74,20 @@ PINNED: dict[str, Chart] = {
     # Actual spend per namespace (AWS stacks); chart 2.5.17 ships OpenCost 1.120.1.
     "opencost": Chart(chart="opencost", repo="https://opencost.github.io/opencost-helm-chart", version="2.5.17"),
 }
+
+
+# The LB controller app version of the pinned chart (its Chart.yaml appVersion), and the controller's official
+# IAM policy at that tag, vendored unchanged: docs/install/iam_policy.json of kubernetes-sigs/aws-load-balancer-controller.
+# A chart upgrade vendors the new tag's file (tests/test_cluster.py checks the version against the chart).
+ALB_CONTROLLER_APP_VERSION = "v3.5.0"
+ALB_CONTROLLER_IAM_POLICY_FILE = Path(__file__).with_name(
+    f"aws-load-balancer-controller-{ALB_CONTROLLER_APP_VERSION}-iam_policy.json"
+)
+
+
+def alb_controller_iam_policy() -> dict[str, Any]:
+    """The vendored IAM policy document (ARNs in the `aws` partition, as upstream writes them)."""
+    return json.loads(ALB_CONTROLLER_IAM_POLICY_FILE.read_text(encoding="utf-8"))
 
 
 class ChartOverride(StrictModel):

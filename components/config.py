@@ -23,6 +23,7 @@ NAMESPACE = "dataplatform"
 ALIGNED_CHARTS = {
     "dagster": "every domain's user-code image runs DAGSTER_VERSION, the same in every stack",
     "datahub": "the ingestion image and the DataHub client libraries follow the chart's app version",
+    "aws-load-balancer-controller": "the controller's IAM policy is vendored for the chart's app version",
 }
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -11,15 +12,24 @@ import parliament
 import pulumi
 import pulumi_aws as aws
 import pytest
+import yaml
 
+from components import charts as charts_module
 from components.aws.cluster import KubernetesCluster, alb_controller_policy
-from components.charts import PINNED
+from components.charts import (
+    ALB_CONTROLLER_APP_VERSION,
+    ALB_CONTROLLER_IAM_POLICY_FILE,
+    PINNED,
+    alb_controller_iam_policy,
+)
 from components.config import EKS_LOG_TYPES, ClusterConfig, load_stack_config
 from components.validation import ConfigError
 from components.values.alb_controller import alb_controller_values
 from platformctl.chartkeys import unknown_keys
+from platformctl.render import charts_src_dir
 from policy import rules
 from tests.harness import Program, Resource, Secret, run_function, stack_config
+from tests.requires import require
 from tests.test_values_alb_controller import reference
 
 ADMINS = ["arn:aws:iam::123456789012:role/PlatformAdmin", "arn:aws:iam::123456789012:user/ops/alice"]
@@ -29,8 +39,9 @@ CLUSTER = "aws:eks/cluster:Cluster"
 ROLE = "aws:iam/role:Role"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
-# sha256 of the official docs/install/iam_policy.json at kubernetes-sigs/aws-load-balancer-controller v3.5.0,
-# canonical form json.dumps(policy, sort_keys=True).
+# sha256 of the official docs/install/iam_policy.json at kubernetes-sigs/aws-load-balancer-controller v3.5.0
+# (commit 11eb202c97e4): of the file, and of its canonical form json.dumps(policy, sort_keys=True).
+ALB_POLICY_V3_5_0_FILE_SHA256 = "16f232c9d9f79366fe949c4550ad517a202380058a9e48d45a4e215044a20a6a"
 ALB_POLICY_V3_5_0_SHA256 = "d917aaadbc3281054a592cd496f5c80f8e0c11d59004558e1a05c7dc395b286a"
 
 
@@ -405,11 +416,33 @@ def test_alb_controller_pod_identity(prod):
     assert attached(prod, role) == set()
 
 
-def test_alb_controller_policy_is_the_official_one(prod):
+def test_alb_controller_policy_is_exactly_the_vendored_file(prod):
     policy = prod.one("aws:iam/rolePolicy:RolePolicy", "cluster-alb-controller").inputs["policy"]
-    assert json.loads(policy) == alb_controller_policy("aws")
-    digest = hashlib.sha256(json.dumps(alb_controller_policy("aws"), sort_keys=True).encode()).hexdigest()
+    assert json.loads(policy) == json.loads(ALB_CONTROLLER_IAM_POLICY_FILE.read_text(encoding="utf-8"))
+    # The file is upstream's, byte for byte.
+    assert hashlib.sha256(ALB_CONTROLLER_IAM_POLICY_FILE.read_bytes()).hexdigest() == ALB_POLICY_V3_5_0_FILE_SHA256
+    digest = hashlib.sha256(json.dumps(alb_controller_iam_policy(), sort_keys=True).encode()).hexdigest()
     assert digest == ALB_POLICY_V3_5_0_SHA256
+
+
+def test_alb_controller_policy_file_is_for_the_pinned_charts_app_version():
+    chart_dir = charts_src_dir() / f"aws-load-balancer-controller-{PINNED['aws-load-balancer-controller'].version}"
+    require(chart_dir, "the shared chart sources (../shared/charts/src)")
+    app_version = yaml.safe_load((chart_dir / "Chart.yaml").read_text())["appVersion"]
+    assert app_version == ALB_CONTROLLER_APP_VERSION
+    assert ALB_CONTROLLER_IAM_POLICY_FILE.name == f"aws-load-balancer-controller-{app_version}-iam_policy.json"
+    assert ALB_CONTROLLER_IAM_POLICY_FILE.parent == Path(charts_module.__file__).parent
+
+
+def test_alb_controller_policy_moves_every_arn_to_the_stacks_partition():
+    vendored = json.dumps(alb_controller_iam_policy())
+    china = json.dumps(alb_controller_policy("aws-cn"))
+    assert '"arn:aws:' not in china and china.count('"arn:aws-cn:') == vendored.count('"arn:aws:') > 0
+    assert china.replace('"arn:aws-cn:', '"arn:aws:') == vendored
+
+
+def test_vendored_alb_controller_policy_passes_parliament():
+    assert set(findings_above_low(alb_controller_iam_policy())) - STALE_PARLIAMENT_FINDINGS == set()
 
 
 def test_identity_policies_grant_no_wildcard_actions(prod):

@@ -221,7 +221,7 @@ def test_a_repository_override_of_an_aligned_chart_keeps_working(overridden: Pro
     assert {r.inputs["version"] for r in dagster} == {DAGSTER_VERSION}
 
 
-@pytest.mark.parametrize("chart", ["dagster", "datahub"])
+@pytest.mark.parametrize("chart", ["dagster", "datahub", "aws-load-balancer-controller"])
 def test_an_override_moving_an_aligned_chart_alone_is_refused(chart: str) -> None:
     raw = {k.split(":", 1)[1]: v for k, v in _config("dev", {chart: {"version": _bump(PINNED[chart].version)}}).items()}
     with pytest.raises(ConfigError) as caught:
