@@ -5,24 +5,31 @@
     python -m platformctl diff BASE HEAD [--format text|markdown]
     python -m platformctl offboard DOMAIN --stack prod [--state STATE.json | --account-id ID] [--dry-run]
     python -m platformctl smoke --stack dev [--context CTX] [--timeout 20]
+    python -m platformctl up|preview --stack dev [--domains a,b | --changed-since REF | --environment-only]
+    python -m platformctl stacks --stack dev --stack prod --changed-since REF
 
 `plan` runs the program under Pulumi mocks (no credentials, no Pulumi CLI) and writes plan.json,
 Helm values and Kubernetes manifests, with the monthly cost estimate in plan.json; it fails when a
 domain's estimate exceeds its budget. `cost` prints the estimate alone (docs/cost.md). `diff`
 compares two plans (files or plan directories) per domain, cost included; `offboard` prints what
 retiring a domain deletes and keeps and writes domains/retired/<name>.yaml (docs/runbooks/offboarding.md);
-`smoke` checks a deployed stack from the current kubeconfig (platformctl/smoke.py).
+`smoke` checks a deployed stack from the current kubeconfig (platformctl/smoke.py). `up` and `preview`
+drive an environment's stacks with the Automation API (the Pulumi CLI is needed): one stack, or split,
+the environment's stack then the domain stacks in parallel; `stacks` prints a pull request's preview
+matrix as JSON (platformctl/orchestrate.py, docs/runbooks/split-stacks.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
 
 import pulumi
 
-from platformctl import cost, plan, smoke
+from platformctl import cost, orchestrate, plan, smoke
 from platformctl import diff as plan_diff
 from platformctl import offboard as offboarding
 from platformctl.simulate import run_program
@@ -114,6 +121,56 @@ def _smoke(args: argparse.Namespace) -> int:
     return smoke.main(args.stack, context=args.context, timeout=args.timeout)
 
 
+def _orchestrate(args: argparse.Namespace) -> int:
+    domains_dir = Path(args.domains_dir or orchestrate.PROJECT_DIR / "domains").resolve()
+    env = args.stack
+    try:
+        if args.domains is not None:
+            selection = orchestrate.Selection.named(d.strip() for d in args.domains.split(",") if d.strip())
+        elif args.changed_since:
+            selection = orchestrate.selection_since(args.changed_since, env, domains_dir)
+        elif args.environment_only:
+            selection = orchestrate.Selection(True, frozenset())
+        else:
+            selection = orchestrate.Selection.everything()
+        active = orchestrate.active_domains(domains_dir, env)
+        retired = orchestrate.retired_in(domains_dir, env)
+        workspace = orchestrate.AutomationWorkspace(
+            org=args.org or None, secrets_provider=args.secrets_provider or None, message=args.message
+        )
+        report = orchestrate.orchestrate(
+            workspace,
+            env,
+            args.command,
+            selection,
+            active=active,
+            retired_records=retired,
+            parallel=args.parallel,
+            on_line=lambda stack, line: print(f"[{stack}] {line}", flush=True),
+        )
+    except (orchestrate.OrchestrationError, pulumi.RunError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n" + orchestrate.format_report(report))
+    if args.out:
+        orchestrate.write_outputs(report, Path(args.out))
+    return 0 if report.ok else 1
+
+
+def _stacks(args: argparse.Namespace) -> int:
+    try:
+        matrix = orchestrate.ci_matrix(
+            args.stack,
+            args.changed_since,
+            domains_dir=Path(args.domains_dir).resolve() if args.domains_dir else None,
+        )
+    except (orchestrate.OrchestrationError, pulumi.RunError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(matrix, separators=(",", ":")))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m platformctl",
@@ -159,6 +216,31 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--context", help="kubeconfig context (default: the local stack's, else the current one)")
     s.add_argument("--timeout", type=float, default=20, help="seconds per kubectl call or HTTP request")
     s.set_defaults(func=_smoke)
+
+    for op, text in (("up", "deploy"), ("preview", "preview")):
+        u = commands.add_parser(op, help=f"{text} an environment's stacks (Automation API; the Pulumi CLI is needed)")
+        u.add_argument("--stack", required=True, help="the environment's stack: dev, prod or local")
+        which = u.add_mutually_exclusive_group()
+        which.add_argument("--domains", help="comma-separated domains: only their stacks (split environments)")
+        which.add_argument("--changed-since", metavar="REF", help="only the stacks a git diff against REF touches")
+        which.add_argument("--environment-only", action="store_true", help="only the environment's stack")
+        u.add_argument("--parallel", type=int, default=4, help="domain stacks at a time (default 4)")
+        u.add_argument("--org", default=os.environ.get("PULUMI_ORG", ""), help="Pulumi Cloud organization")
+        u.add_argument(
+            "--secrets-provider",
+            default=os.environ.get("PULUMI_SECRETS_PROVIDER", ""),
+            help="secrets provider of the stacks this creates (e.g. awskms://alias/dataplatform-pulumi)",
+        )
+        u.add_argument("--message", help="message of the updates")
+        u.add_argument("--domains-dir", help="domain files folder (default domains/)")
+        u.add_argument("--out", help="write <stack>.md (PR comment) per stack and report.json here")
+        u.set_defaults(func=_orchestrate)
+
+    m = commands.add_parser("stacks", help="the stacks a change touches, as a JSON preview matrix")
+    m.add_argument("--stack", action="append", required=True, help="an environment's stack (repeatable)")
+    m.add_argument("--changed-since", metavar="REF", required=True, help="git ref to diff against")
+    m.add_argument("--domains-dir", help="domain files folder (default domains/)")
+    m.set_defaults(func=_stacks)
 
     args = parser.parse_args(argv)
     return args.func(args)
