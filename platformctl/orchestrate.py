@@ -426,6 +426,7 @@ def write_outputs(report: Report, out: Path) -> None:
         "stacks": [{k: v for k, v in asdict(s).items() if k != "output"} for s in report.stacks],
     }
     (out / "report.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(f"```\n{format_report(report)}\n```\n", encoding="utf-8")
 
 
 # ---------------------------------------------------------------- the real workspace

@@ -351,3 +351,103 @@ def test_selection_since_a_ref_is_the_same_rule(repo: Path) -> None:
     assert selection_since("main", "dev", repo / "domains", repo) == Selection(False, frozenset({"marketing"}))
     (repo / "policy.py").write_text("")
     assert selection_since("main", "dev", repo / "domains", repo) == Selection.everything()
+
+
+# ---------------------------------------------------------------- the real workspace, over stand-ins of its SDK
+
+
+def test_the_automation_workspace_runs_every_stack_with_the_policy_pack(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from pulumi import automation as auto
+    from pulumi.automation._cmd import CommandResult
+
+    from platformctl.orchestrate import AutomationWorkspace
+
+    calls: list[tuple] = []
+    state = {
+        "resources": [
+            {"urn": "urn:...::pulumi:providers:aws::p", "type": "pulumi:providers:aws", "custom": True},
+            {
+                "urn": "urn:...::aws:s3/bucket:Bucket::kept",
+                "type": "aws:s3/bucket:Bucket",
+                "custom": True,
+                "retainOnDelete": True,
+            },
+            {"urn": "urn:...::aws:iam/role:Role::gone", "type": "aws:iam/role:Role", "custom": True},
+            {"urn": "urn:...::dataplatform:domain:DataDomainStack::c", "type": "dataplatform:domain:DataDomainStack"},
+        ]
+    }
+
+    class FakeLocalWorkspace:
+        def __init__(self, *, work_dir: str, secrets_provider: str | None) -> None:
+            calls.append(("workspace", work_dir, secrets_provider))
+
+        def list_stacks(self) -> list[SimpleNamespace]:
+            return [SimpleNamespace(name="acme/dev"), SimpleNamespace(name="acme/dev-sales")]
+
+        def export_stack(self, name: str) -> SimpleNamespace:
+            return SimpleNamespace(deployment=state)
+
+        def remove_stack(self, name: str) -> None:
+            calls.append(("remove", name))
+
+    class FakeStack:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @classmethod
+        def select(cls, name: str, _ws: object) -> FakeStack:
+            calls.append(("select", name))
+            return cls(name)
+
+        @classmethod
+        def create_or_select(cls, name: str, _ws: object) -> FakeStack:
+            calls.append(("create_or_select", name))
+            return cls(name)
+
+        def get_all_config(self) -> dict[str, auto.ConfigValue]:
+            return {"stale:key": auto.ConfigValue("x"), "dataplatform:environment": auto.ConfigValue("dev")}
+
+        def remove_all_config(self, keys: list[str]) -> None:
+            calls.append(("remove_config", self.name, keys))
+
+        def set_all_config(self, config: dict[str, auto.ConfigValue]) -> None:
+            calls.append(("set_config", self.name, {k: (v.value, v.secret) for k, v in config.items()}))
+
+        def up(self, **kw: object) -> SimpleNamespace:
+            calls.append(("up", self.name, kw["policy_packs"], kw["message"]))
+            kw["on_output"]("Updating (dev-sales)")  # type: ignore[operator]
+            if self.name.endswith("broken"):
+                raise auto.errors.CommandError(CommandResult("", "error: boom\n", 255))
+            return SimpleNamespace(summary=SimpleNamespace(resource_changes={"create": 4}))
+
+        def preview(self, **kw: object) -> SimpleNamespace:
+            calls.append(("preview", self.name, kw["policy_packs"]))
+            return SimpleNamespace(change_summary={"same": 9})
+
+    monkeypatch.setattr(auto, "LocalWorkspace", FakeLocalWorkspace)
+    monkeypatch.setattr(auto, "Stack", FakeStack)
+    ws = AutomationWorkspace(org="acme", secrets_provider="awskms://alias/dataplatform-pulumi", message="deploy abc")
+    policy = [str(PROJECT_DIR / "policy")]
+    assert calls[0] == ("workspace", str(PROJECT_DIR), "awskms://alias/dataplatform-pulumi")
+    assert ws.list_stacks() == {"dev", "dev-sales"}
+
+    ws.prepare("dev-sales", {"dataplatform:environment": ConfigItem("dev"), "x:secret": ConfigItem("s", secret=True)})
+    assert ("create_or_select", "acme/dev-sales") in calls
+    assert ("remove_config", "acme/dev-sales", ["stale:key"]) in calls
+    assert (
+        "set_config",
+        "acme/dev-sales",
+        {"dataplatform:environment": ("dev", False), "x:secret": ("s", True)},
+    ) in calls
+
+    lines: list[str] = []
+    assert ws.run("dev-sales", "up", lines.append) == RunResult(True, {"create": 4})
+    assert ("up", "acme/dev-sales", policy, "deploy abc") in calls and lines == ["Updating (dev-sales)"]
+    assert ws.run("dev-sales", "preview", lines.append) == RunResult(True, {"same": 9})
+    assert ("preview", "acme/dev-sales", policy) in calls
+    failed = ws.run("dev-broken", "up", lines.append)
+    assert not failed.ok and failed.error.endswith("error: boom")
+    # Only what a destroy would delete in the cloud: not providers, components or retained resources.
+    assert ws.not_retained("dev-old") == ["urn:...::aws:iam/role:Role::gone"]

@@ -141,35 +141,81 @@ def test_no_stored_aws_keys_anywhere() -> None:
             assert key not in text, f"{path.name} mentions {key}"
 
 
+PLATFORMCTL_RUN = re.compile(r"-m platformctl (up|preview) --stack (\S+)")
+
+
+def pulumi_runs(job: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """(command, environments) of each `platformctl up|preview` a job runs; a matrix's environment resolves
+    to the environments the `stacks` job selects from."""
+    runs = []
+    for step in job.get("steps", []):
+        for command, stack in PLATFORMCTL_RUN.findall(str(step.get("run", ""))):
+            if stack == '"$ENVIRONMENT"':
+                assert step["env"]["ENVIRONMENT"] == "${{ matrix.environment }}"
+                runs.append((command, list(STACKS)))
+            else:
+                runs.append((command, [stack]))
+    return runs
+
+
+def test_pulumi_runs_only_through_platformctl_and_the_action_only_installs_the_cli() -> None:
+    sdk = next(
+        line.split("==", 1)[1].strip()
+        for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines()
+        if line.startswith("pulumi==")
+    )
+    installs = 0
+    for workflow, job_id, job in jobs():
+        for step in steps_using(job, PULUMI):
+            installs += 1
+            assert "command" not in step.get("with", {}), f"{workflow}:{job_id}: run pulumi through platformctl"
+            assert str(step["with"]["pulumi-version"]) == sdk, f"{workflow}:{job_id}: CLI and SDK move together"
+        if pulumi_runs(job):
+            assert steps_using(job, PULUMI), f"{workflow}:{job_id}: platformctl needs the CLI"
+    assert installs >= 4
+
+
 def test_every_pulumi_job_is_serialized_per_stack() -> None:
     seen: set[tuple[str, str]] = set()
     for workflow, job_id, job in jobs():
-        for step in steps_using(job, PULUMI):
-            stacks = job_stacks(job, str(step["with"]["stack-name"]))
+        for command, stacks in pulumi_runs(job):
             assert stacks and set(stacks) <= set(STACKS), f"{workflow}:{job_id}: cannot tell the stack"
             group = str(job.get("concurrency", {}).get("group", ""))
             assert "matrix.stack" in group or any(s in group for s in stacks), f"{workflow}:{job_id}: {group!r}"
-            command = step["with"]["command"]
             if command == "up":
                 assert group == f"deploy-{stacks[0]}" and job["concurrency"]["cancel-in-progress"] is False
-            assert step["with"]["policyPacks"] == "policy", f"{workflow}:{job_id}"
-            assert step["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+            env = job.get("env", {})
+            for key in ("PULUMI_BACKEND_URL", "PULUMI_ORG", "PULUMI_SECRETS_PROVIDER"):
+                assert env.get(key) == f"${{{{ vars.{key} }}}}", f"{workflow}:{job_id}: {key}"
             seen |= {(command, s) for s in stacks}
     assert seen >= {("preview", "dev"), ("preview", "prod"), ("up", "dev"), ("up", "prod")}
 
 
-def test_pull_request_previews_comment_on_the_pr() -> None:
+def test_pull_request_previews_the_selected_stacks_as_a_matrix_and_comments_per_stack() -> None:
     doc = load(PROJECT_DIR / ".github" / "workflows" / "pull-request.yml")
     assert "pull_request" in doc["on"]
-    [step] = steps_using(doc["jobs"]["preview"], PULUMI)
-    assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
+    select = doc["jobs"]["stacks"]
+    assert select["steps"][0]["with"]["fetch-depth"] == 0  # the merge base must be there
+    script = "\n".join(str(s.get("run", "")) for s in select["steps"])
+    assert '-m platformctl stacks --stack dev --stack prod --changed-since "$BASE_SHA"' in script
+    preview = doc["jobs"]["preview"]
+    assert "stacks" in preview["needs"]
+    assert preview["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.matrix) }}"
+    [run] = [s for s in preview["steps"] if "platformctl preview" in str(s.get("run", ""))]
+    assert run["env"] == {"ENVIRONMENT": "${{ matrix.environment }}", "DOMAIN": "${{ matrix.domain }}"}
+    assert (
+        '--domains "$DOMAIN"' in run["run"] and "--environment-only" in run["run"] and "--out preview-out" in run["run"]
+    )
+    [comment] = steps_using(preview, "marocchino/sticky-pull-request-comment@")
+    assert comment["with"] == {"header": "preview-${{ matrix.stack }}", "path": "preview-out/${{ matrix.stack }}.md"}
+    gate = doc["jobs"]["previews"]
+    assert gate["if"] == "always()" and set(gate["needs"]) == {"stacks", "preview"}
 
 
 def test_prod_deploys_only_through_the_production_environment() -> None:
     for workflow, job_id, job in jobs():
-        for step in steps_using(job, PULUMI):
-            stack_name = str(step["with"]["stack-name"])
-            if step["with"]["command"] == "up" and "prod" in job_stacks(job, stack_name):
+        for command, stacks in pulumi_runs(job):
+            if command == "up" and "prod" in stacks:
                 env = job.get("environment")
                 assert (env.get("name") if isinstance(env, dict) else env) == "production", f"{workflow}:{job_id}"
                 role = job_role(job)
@@ -186,17 +232,9 @@ def test_only_the_production_job_gets_the_prod_deploy_role() -> None:
     assert users == [("deploy.yml", "prod")]
 
 
-def test_deploys_create_stacks_with_the_configured_secrets_provider() -> None:
-    for workflow, job_id, job in jobs():
-        for step in steps_using(job, PULUMI):
-            if step["with"]["command"] == "up":
-                assert step["with"]["upsert"] is True, f"{workflow}:{job_id}"
-                assert step["with"]["secrets-provider"] == "${{ vars.PULUMI_SECRETS_PROVIDER }}"
-
-
 def test_policy_pack_gets_its_own_venv_before_pulumi_runs() -> None:
     for workflow, job_id, job in jobs():
-        if not steps_using(job, PULUMI):
+        if not pulumi_runs(job):
             continue
         scripts = "\n".join(str(s.get("run", "")) for s in job["steps"])
         assert "python -m venv policy/.venv" in scripts, f"{workflow}:{job_id}"
