@@ -146,6 +146,26 @@ def catalog_ui_url(config: StackConfig, foundation: Foundation) -> str:
     return public_url(ingress.scheme, f"{FRONTEND_HOST}.{config.ingress.base_domain}", ingress.public_port)
 
 
+def catalog_endpoint(
+    config: StackConfig, foundation: Foundation, ready: tuple[pulumi.Resource, ...] = ()
+) -> CatalogEndpoint:
+    """What a domain needs of the catalog: names only, all fixed by the config and this module, so a domain
+    stack (components/split.py) computes the same endpoint as the stack that runs the catalog."""
+    gms_service, gms_port = datahub_gms_service(RELEASE)
+    return CatalogEndpoint(
+        namespace=NAMESPACE,
+        gms_url=f"http://{gms_service}.{NAMESPACE}.svc:{gms_port}",
+        frontend_url=catalog_ui_url(config, foundation),
+        image=INGESTION_IMAGE,
+        token_secret=TOKEN_SECRET,
+        token_key=TOKEN_KEY,
+        issuer_service_account=ISSUER_SA,
+        issuer_configmap=issuer_configmap_name(ISSUER_SCRIPT),
+        auth_secret=AUTH_SECRET,
+        ready=ready,
+    )
+
+
 class CentralCatalog(pulumi.ComponentResource):
     def __init__(
         self,
@@ -389,23 +409,11 @@ class CentralCatalog(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.sign_in.releases["datahub"]]),
             )
 
-        gms_service, gms_port = datahub_gms_service(RELEASE)
         self.namespace = ns
-        self.gms_url = f"http://{gms_service}.{ns}.svc:{gms_port}"
-        self.frontend_url = catalog_ui_url(config, foundation)
         self.ingestion_token_secret = TOKEN_SECRET
-        self.endpoint = CatalogEndpoint(
-            namespace=ns,
-            gms_url=self.gms_url,
-            frontend_url=self.frontend_url,
-            image=INGESTION_IMAGE,
-            token_secret=TOKEN_SECRET,
-            token_key=TOKEN_KEY,
-            issuer_service_account=ISSUER_SA,
-            issuer_configmap=issuer_configmap,
-            auth_secret=AUTH_SECRET,
-            ready=(self.release, self.issuer_scripts),
-        )
+        self.endpoint = catalog_endpoint(config, foundation, ready=(self.release, self.issuer_scripts))
+        self.gms_url = self.endpoint.gms_url
+        self.frontend_url = self.endpoint.frontend_url
         self.exports: dict[str, Any] = {
             "namespace": ns,
             "url": self.frontend_url,

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_va
 
 from components.charts import PINNED, ChartName, ChartOverride
 from components.domain_config import CodeLocation, DagsterImage, Domain
+from components.scope import Scope, parse_scope
 from components.validation import ConfigError, StrictModel, describe_errors
 
 NAMESPACE = "dataplatform"
@@ -325,6 +326,26 @@ class StackConfig(StrictModel):
     # (`pulumi config set --secret --path 'dataplatform:qualitySlackWebhooks.<domain>' <url>`); checked,
     # without being shown, by components/quality.py.
     quality_slack_webhooks: dict[str, SecretStr] = Field(default_factory=dict)
+    # environment: one stack (default); platform / domain/<name>: split stacks (components/split.py).
+    scope: str = "environment"
+
+    @property
+    def stack_scope(self) -> Scope:
+        return parse_scope(self.scope)
+
+    @field_validator("scope")
+    @classmethod
+    def _valid_scope(cls, value: str) -> str:
+        parse_scope(value)
+        return value
+
+    @model_validator(mode="after")
+    def _split_needs(self) -> StackConfig:
+        if self.scope != "environment" and self.foundation != "aws":
+            raise ValueError(
+                f"scope {self.scope!r}: split stacks need the aws foundation; a {self.foundation} stack is one stack"
+            )
+        return self
 
     @model_validator(mode="after")
     def _identity_needs(self) -> StackConfig:

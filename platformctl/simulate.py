@@ -120,6 +120,17 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+def _to_rpc(value: Any) -> Any:
+    """`_unwrap`'s inverse: recorded values (Secret-wrapped) as the engine would send them."""
+    if isinstance(value, Secret):
+        return {rpc._special_sig_key: rpc._special_secret_sig, "value": _to_rpc(value.value)}
+    if isinstance(value, dict):
+        return {k: _to_rpc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_rpc(v) for v in value]
+    return value
+
+
 # Pulumi module names that differ from the ARN's service namespace.
 _ARN_SERVICE = {"redshiftserverless": "redshift-serverless"}
 
@@ -141,12 +152,19 @@ class PlatformMocks(mocks.Mocks):
     """
 
     def __init__(
-        self, preview: bool, region: str = "eu-west-1", account_id: str = ACCOUNT_ID, random_seed: str = ""
+        self,
+        preview: bool,
+        region: str = "eu-west-1",
+        account_id: str = ACCOUNT_ID,
+        random_seed: str = "",
+        stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.preview = preview
         self.region = region
         self.account_id = account_id
         self.random_seed = random_seed
+        # Outputs of other stacks, by stack name, for StackReferences (a domain stack reads its environment's).
+        self.stack_outputs = stack_outputs or {}
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         token = args.token
@@ -172,6 +190,11 @@ class PlatformMocks(mocks.Mocks):
         return {}, []
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            # Read, not registered: answered in preview too, as the engine reads a deployed stack's outputs.
+            name = str(args.inputs.get("name", ""))
+            outputs = self.stack_outputs.get(name.rsplit("/", 1)[-1], {})
+            return name, {"name": name, "outputs": _to_rpc(dict(outputs)), "secretOutputNames": []}
         digest = hashlib.sha1(f"{args.typ}/{args.name}".encode()).hexdigest()[:8]
         rid = f"{args.name}-{digest}"
         if not args.custom:
@@ -307,6 +330,7 @@ def run_program(
     project_dir: Path = PROJECT_DIR,
     account_id: str = ACCOUNT_ID,
     random_seed: str = "",
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Program:
     """Run `__main__.py` for `stack` under mocks and return every registered resource.
 
@@ -327,6 +351,7 @@ def run_program(
             project_dir=project_dir,
             account_id=account_id,
             random_seed=random_seed,
+            stack_outputs=stack_outputs,
         )
 
 
@@ -352,8 +377,11 @@ def run_function(
     project_dir: Path = PROJECT_DIR,
     account_id: str = ACCOUNT_ID,
     random_seed: str = "",
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Program:
-    """Run `fn` (for example, one component built by a unit test) under mocks with `stack`'s config."""
+    """Run `fn` (for example, one component built by a unit test) under mocks with `stack`'s config.
+
+    `stack_outputs` answers StackReferences: {stack name: its outputs}."""
     raw = (
         stack_config(stack, project_dir)
         if config is None
@@ -364,7 +392,13 @@ def run_function(
     runtime_settings.reset_options()
     set_all_config(dict(raw), [])
     monitor = RecordingMonitor(
-        PlatformMocks(preview=preview, region=region, account_id=account_id, random_seed=random_seed)
+        PlatformMocks(
+            preview=preview,
+            region=region,
+            account_id=account_id,
+            random_seed=random_seed,
+            stack_outputs=stack_outputs,
+        )
     )
     mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     root = runtime_settings.get_root_resource()

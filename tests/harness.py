@@ -120,15 +120,19 @@ def program_for(
     preview: bool = False,
     config: dict[str, Any] | None = None,
     random_seed: str = "",
+    stack_outputs: dict[str, Any] | None = None,
 ) -> Program:
-    """The program's resources for `stack` (cached); `random_seed` models another lifetime of random resources.
+    """The program's resources for `stack` (cached); `random_seed` models another lifetime of random resources;
+    `stack_outputs` ({stack: outputs}, plain JSON) answers StackReferences.
 
     Two domain folders with the same files give the same run (the folder's path is not part of it)."""
     config_json = json.dumps(config, sort_keys=True) if config is not None else None
+    outputs_json = json.dumps(stack_outputs, sort_keys=True) if stack_outputs is not None else None
     folder = _folder_hash(domains_dir) if domains_dir else _folder_hash(PROJECT_DIR / "domains")
-    key = hashlib.sha256(
-        json.dumps([_source_hash(), stack, folder, preview, config_json, random_seed]).encode()
-    ).hexdigest()
+    parts = [_source_hash(), stack, folder, preview, config_json, random_seed]
+    if outputs_json is not None:  # keeps the keys of every other run as they were
+        parts.append(outputs_json)
+    key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
     if key in _memory:
         _memory.move_to_end(key)
         return _memory[key]
@@ -140,6 +144,7 @@ def program_for(
             preview=preview,
             config=json.loads(config_json) if config_json is not None else None,
             random_seed=random_seed,
+            stack_outputs=json.loads(outputs_json) if outputs_json is not None else None,
         )
 
     program = _shared(key, compute)

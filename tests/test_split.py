@@ -1,0 +1,171 @@
+"""Split stacks (`dataplatform:scope`, components/split.py) under mocks.
+
+A domain stack registers exactly its domain's resources, with the inputs, options, names and (up to
+the stack name) URNs of the one stack, so `pulumi state move` of a domain recreates nothing; the
+environment's stack in split mode registers no domain resource and the one stack's platform part
+unchanged. The domain stack reads the environment's `domainInputs` through a StackReference, which
+the mocks answer with the split environment stack's own exports.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.config import parse_stack_config
+from components.scope import Scope, parse_scope
+from components.split import check_domain, environment_stack
+from components.validation import ConfigError
+from tests.harness import Program, Resource, Secret, program_for, stack_config, walk
+
+DOMAIN_TYPE = "dataplatform:domain:DataDomainStack"
+SAME = (
+    "type",
+    "name",
+    "custom",
+    "inputs",
+    "protect",
+    "retain_on_delete",
+    "delete_before_replace",
+    "ignore_changes",
+    "aliases",
+    "import_id",
+)
+
+
+def scoped(scope: str) -> dict[str, Any]:
+    return {**stack_config("dev"), "dataplatform:scope": scope}
+
+
+def single() -> Program:
+    return program_for("dev")
+
+
+def platform() -> Program:
+    return program_for("dev", config=scoped("platform"))
+
+
+def domain_program(name: str, *, preview: bool = False) -> Program:
+    outputs = {"dev": {"domainInputs": platform().exports["domainInputs"]}}
+    return program_for(f"dev-{name}", config=scoped(f"domain/{name}"), stack_outputs=outputs, preview=preview)
+
+
+def in_dev(urn: str, stack: str) -> str:
+    """The URN as the one stack `dev` names it (a moved resource keeps everything but the stack name)."""
+    return urn.replace(f"urn:pulumi:{stack}::", "urn:pulumi:dev::").replace(
+        f"pulumi:pulumi:Stack::dataplatform-{stack}", "pulumi:pulumi:Stack::dataplatform-dev"
+    )
+
+
+def subtree(program: Program, domain: str) -> list[Resource]:
+    root = program.one(DOMAIN_TYPE, domain)
+    return [root, *program.descendants(root.urn)]
+
+
+def domain_urns(program: Program) -> set[str]:
+    return {r.urn for d in program.of_type(DOMAIN_TYPE) for r in subtree(program, d.name)}
+
+
+@pytest.mark.parametrize("name", ["sales", "marketing"])  # marketing consumes sales.orders: a cross-domain grant
+def test_a_domain_stack_registers_exactly_its_domain_with_the_one_stacks_inputs(name: str) -> None:
+    one, alone = single(), domain_program(name)
+    expected = {r.urn: r for r in subtree(one, name)}
+    got = {in_dev(r.urn, f"dev-{name}"): r for r in subtree(alone, name)}
+    assert set(got) == set(expected)
+    for urn, want in expected.items():
+        have = got[urn]
+        for attr in SAME:
+            assert getattr(have, attr) == getattr(want, attr), f"{urn}: {attr}"
+        assert in_dev(have.parent, f"dev-{name}") == want.parent, urn
+        assert in_dev(have.provider_urn, f"dev-{name}") == want.provider_urn, urn
+        # Dependencies inside the domain stay; those on the environment's resources (the engine's order within
+        # one stack) become the environment stack's turn first (platformctl up) and its StackReference.
+        inside = {u for u in want.depends_on if u in expected}
+        assert {in_dev(u, f"dev-{name}") for u in have.depends_on if u in alone_urns(alone)} == inside, urn
+    # Besides the domain: only the providers it uses, under stand-ins named like the environment's parents.
+    extra = {(r.type, r.name) for r in alone.resources if in_dev(r.urn, f"dev-{name}") not in expected}
+    assert extra == {
+        ("dataplatform:foundation:AwsFoundation", "platform"),
+        ("dataplatform:cluster:KubernetesCluster", "cluster"),
+        ("pulumi:providers:aws", "aws"),
+        ("pulumi:providers:kubernetes", "cluster-k8s-workloads"),
+    }
+    for r in alone.resources:
+        if r.type.startswith("pulumi:providers:"):
+            twin = one.by_urn(in_dev(r.urn, f"dev-{name}"))
+            assert r.inputs == twin.inputs, r.urn  # a provider diff would touch every resource it manages
+
+
+def alone_urns(program: Program) -> set[str]:
+    return {r.urn for r in program.resources}
+
+
+def test_the_environment_stack_in_split_mode_registers_no_domain_resource_and_the_same_platform() -> None:
+    one, env = single(), platform()
+    assert not env.of_type(DOMAIN_TYPE)
+    names = {"sales", "marketing"}
+    for r in env.resources:
+        assert r.name.split("-")[0] not in names, r.urn
+        assert not any(isinstance(v, str) and v in names for v in walk(r.inputs)), r.urn
+    platform_part = {r.urn: r for r in one.resources if r.urn not in domain_urns(one)}
+    assert {r.urn for r in env.resources} == set(platform_part)
+    for r in env.resources:
+        assert r.inputs == platform_part[r.urn].inputs, r.urn
+    assert env.exports["domains"] == {}
+
+
+def test_the_environment_exports_what_a_domain_needs_and_no_secret() -> None:
+    inputs = platform().exports["domainInputs"]
+    assert not [v for v in walk(inputs) if isinstance(v, Secret)]
+    json.dumps(inputs)  # plain data a StackReference carries
+    one = single()
+    bucket = one.one("aws:s3/bucket:Bucket", "sales-bucket").inputs["bucket"]
+    assert bucket.endswith(f"-{inputs['lake']['suffix']}")  # the environment's suffix names the domains' buckets
+    assert "domainInputs" not in one.exports  # the one stack stays as it was
+
+
+def test_a_domain_stack_previews_from_a_deployed_environment_stack() -> None:
+    alone = domain_program("marketing", preview=True)
+    want = {r.urn for r in subtree(single(), "marketing")}
+    assert {in_dev(r.urn, "dev-marketing") for r in subtree(alone, "marketing")} == want
+
+
+# ---------------------------------------------------------------- scope: bad input stops early
+
+
+def raw(scope: str, **extra: Any) -> dict[str, Any]:
+    values = {k.split(":", 1)[1]: json.loads(v) if v[:1] in "{[" else v for k, v in stack_config("dev").items()}
+    return {**values, "scope": scope, **extra}
+
+
+@pytest.mark.parametrize("value", ["split", "domain/", "domain/Sales", "domains/sales", "environment/sales"])
+def test_an_invalid_scope_names_the_key(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"dataplatform:scope: must be 'environment'"):
+        parse_stack_config(raw(value))
+
+
+def test_scopes() -> None:
+    assert parse_stack_config(raw("environment")).stack_scope == Scope("environment")
+    assert parse_scope("platform") == Scope("platform")
+    assert parse_scope("domain/sales") == Scope("domain", "sales")
+    assert not Scope("platform").includes("sales") and Scope("environment").includes("sales")
+    assert Scope("domain", "sales").includes("sales") and not Scope("domain", "sales").includes("marketing")
+
+
+def test_split_stacks_need_the_aws_foundation() -> None:
+    local = {k.split(":", 1)[1]: v for k, v in stack_config("local").items()}
+    local = {k: json.loads(v) if v[:1] in "{[" else v for k, v in local.items()}
+    with pytest.raises(ConfigError, match="split stacks need the aws foundation"):
+        parse_stack_config({**local, "scope": "platform"})
+
+
+def test_a_domain_scope_needs_its_stack_name_and_its_domain_file() -> None:
+    assert environment_stack(Scope("domain", "sales"), "dev-sales") == "dev"
+    assert environment_stack(Scope("domain", "daily-revenue"), "prod-daily-revenue") == "prod"
+    with pytest.raises(ConfigError, match="scope of the stack <environment>-sales, not of 'dev-marketing'"):
+        environment_stack(Scope("domain", "sales"), "dev-marketing")
+    with pytest.raises(ConfigError, match=r"no domain file domains/sael\.yaml includes stack 'dev'"):
+        check_domain(Scope("domain", "sael"), ["marketing", "sales"], "dev")
+    check_domain(Scope("domain", "sales"), ["marketing", "sales"], "dev")
