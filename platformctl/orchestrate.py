@@ -81,6 +81,10 @@ class Workspace(Protocol):
         """Destroy (preview: preview the destroy of) the stack and, on up, remove it."""
         ...
 
+    def domains_in_state(self, stack: str) -> list[str]:
+        """Names of the DataDomainStacks in the stack's state."""
+        ...
+
 
 @dataclass(frozen=True)
 class Target:
@@ -342,6 +346,14 @@ def orchestrate(
             else:
                 if target.domain is not None:
                     workspace.prepare(target.stack, domain_config(env_config, target.domain))
+                elif split and (left := workspace.domains_in_state(target.stack)):
+                    # Split, its program has no domain: an update would delete (or, protected, fail on) them.
+                    report.status = "blocked"
+                    report.detail = (
+                        f"the environment's stack still holds the domains {', '.join(sorted(left))}: move them to "
+                        "their stacks first (python -m platformctl.migrate, docs/runbooks/split-stacks.md)"
+                    )
+                    return report
                 result = workspace.run(target.stack, op, emit(target.stack, report))
             report.changes = dict(result.changes)
             if not result.ok:
@@ -357,7 +369,11 @@ def orchestrate(
     if any(r.status != "ok" for r in reports):
         reports += [
             StackReport(
-                t.stack, t.domain, t.action, "skipped", detail=f"environment stack '{environment}' failed first"
+                t.stack,
+                t.domain,
+                t.action,
+                "skipped",
+                detail=f"environment stack '{environment}' did not succeed first",
             )
             for t in domain_targets
         ]
@@ -492,6 +508,14 @@ class AutomationWorkspace:
             r["urn"]
             for r in deployment.get("resources", [])
             if r.get("custom") and not r["type"].startswith("pulumi:") and not r.get("retainOnDelete")
+        ]
+
+    def domains_in_state(self, stack: str) -> list[str]:
+        deployment = self._ws.export_stack(self._name(stack)).deployment or {}
+        return [
+            r["urn"].rsplit("::", 1)[-1]
+            for r in deployment.get("resources", [])
+            if r.get("type") == "dataplatform:domain:DataDomainStack"
         ]
 
     def drop(self, stack: str, op: Op, on_output: Callable[[str], None]) -> RunResult:

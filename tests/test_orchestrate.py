@@ -54,8 +54,10 @@ class FakeWorkspace:
         fail: set[str] = frozenset(),  # type: ignore[assignment]
         explode: set[str] = frozenset(),  # type: ignore[assignment]
         not_retained: dict[str, list[str]] | None = None,
+        in_state: dict[str, list[str]] | None = None,
         delay: float = 0.05,
     ) -> None:
+        self._in_state = in_state or {}
         self.stacks = set(stacks)
         self.configs: dict[str, dict[str, ConfigItem]] = {"dev": dict(env_config)}
         self.created: list[str] = []
@@ -102,6 +104,9 @@ class FakeWorkspace:
 
     def not_retained(self, stack: str) -> list[str]:
         return self._not_retained.get(stack, [])
+
+    def domains_in_state(self, stack: str) -> list[str]:
+        return self._in_state.get(stack, [])
 
     def drop(self, stack: str, op: Op, on_output: Callable[[str], None]) -> RunResult:
         self._busy(stack, f"drop-{op}")
@@ -168,6 +173,19 @@ def test_a_failed_environment_stack_skips_every_domain_stack() -> None:
         ("dev-b", "skipped"),
     ]
     assert not report.ok
+
+
+def test_a_split_environment_stack_that_still_holds_domains_is_not_run() -> None:
+    # Scope platform before the domains were moved: an update would delete them.
+    ws = FakeWorkspace(SPLIT, {"dev"}, in_state={"dev": ["sales"]})
+    report = orchestrate(ws, "dev", "up", Selection.everything(), active=["sales"], retired_records=set())
+    assert started(ws) == []
+    status, detail = by_stack(report)["dev"]
+    assert status == "blocked" and "sales" in detail and "platformctl.migrate" in detail
+    assert by_stack(report)["dev-sales"][0] == "skipped"
+    # One stack: its domains belong in its state.
+    ws = FakeWorkspace(SINGLE, {"dev"}, in_state={"dev": ["sales"]})
+    assert orchestrate(ws, "dev", "up", Selection.everything(), active=["sales"], retired_records=set()).ok
 
 
 def test_named_domains_run_only_their_stacks() -> None:
@@ -451,3 +469,4 @@ def test_the_automation_workspace_runs_every_stack_with_the_policy_pack(monkeypa
     assert not failed.ok and failed.error.endswith("error: boom")
     # Only what a destroy would delete in the cloud: not providers, components or retained resources.
     assert ws.not_retained("dev-old") == ["urn:...::aws:iam/role:Role::gone"]
+    assert ws.domains_in_state("dev") == ["c"]

@@ -10,6 +10,7 @@ the mocks answer with the split environment stack's own exports.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ from components.config import parse_stack_config
 from components.scope import Scope, parse_scope
 from components.split import check_domain, environment_stack
 from components.validation import ConfigError
-from tests.harness import Program, Resource, Secret, program_for, stack_config, walk
+from platformctl import records
+from platformctl.migrate import commands, domain_roots, simulate_move
+from tests.harness import PROJECT_DIR, Program, Resource, Secret, program_for, stack_config, walk
 
 DOMAIN_TYPE = "dataplatform:domain:DataDomainStack"
 SAME = (
@@ -169,3 +172,61 @@ def test_a_domain_scope_needs_its_stack_name_and_its_domain_file() -> None:
     with pytest.raises(ConfigError, match=r"no domain file domains/sael\.yaml includes stack 'dev'"):
         check_domain(Scope("domain", "sael"), ["marketing", "sales"], "dev")
     check_domain(Scope("domain", "sales"), ["marketing", "sales"], "dev")
+
+
+def test_offline_tools_see_a_split_environment_whole(tmp_path: Path) -> None:
+    text = (
+        (PROJECT_DIR / "Pulumi.dev.yaml")
+        .read_text()
+        .replace("config:\n", "config:\n  dataplatform:scope: platform\n", 1)
+    )
+    (tmp_path / "Pulumi.dev.yaml").write_text(text)
+    config = stack_config("dev", tmp_path)
+    assert "dataplatform:scope" not in config and config == stack_config("dev")
+
+
+# ---------------------------------------------------------------- migration: pulumi state move, replayed on records
+
+
+def test_moving_a_domain_out_of_the_one_stack_leaves_nothing_for_its_first_update_to_change() -> None:
+    one, alone = single(), domain_program("sales")
+    root = one.one(DOMAIN_TYPE, "sales").urn
+    dest_root = next(r.parent for r in alone.resources if r.type == DOMAIN_TYPE)
+    moved = simulate_move(records.records(one), root, "dev-sales", dest_root)
+    # The StackReference is read on every run, not kept in the state.
+    program = records.records(alone)
+    for r in program["resources"]:
+        r["options"]["depends_on"] = [u for u in r["options"]["depends_on"] if "pulumi:pulumi:StackReference" not in u]
+    differences = records.diff(moved, program, resources_only=True)
+    stand_ins = [
+        "urn:pulumi:dev-sales::dataplatform::dataplatform:foundation:AwsFoundation$dataplatform:cluster:KubernetesCluster::cluster",
+        "urn:pulumi:dev-sales::dataplatform::pulumi:pulumi:Stack$dataplatform:foundation:AwsFoundation::platform",
+    ]
+    aws_provider = "urn:pulumi:dev-sales::dataplatform::dataplatform:foundation:AwsFoundation$pulumi:providers:aws::aws"
+    k8s_provider = (
+        "urn:pulumi:dev-sales::dataplatform::dataplatform:cluster:KubernetesCluster$pulumi:providers:kubernetes::"
+        "cluster-k8s-workloads"
+    )
+    # Two components created (no cloud object), the two copied providers re-parented under them; nothing else.
+    assert sorted(d.split(": ")[0] for d in differences) == sorted(
+        [f"+ {u}" for u in stand_ins] + [f"~ {aws_provider}", f"~ {k8s_provider}"]
+    ), differences
+    assert all(d.split(": ", 1)[1].startswith("parent: ") for d in differences if d.startswith("~ ")), differences
+
+
+def test_the_migration_commands_move_every_domain_root() -> None:
+    roots = domain_roots("dev", ["marketing", "sales"])
+    lines = commands("dev", roots)
+    moves = [line for line in lines if line.startswith("pulumi state move")]
+    assert moves == [
+        "pulumi state move --source dev --dest dev-marketing --yes "
+        "'urn:pulumi:dev::dataplatform::dataplatform:domain:DataDomainStack::marketing'",
+        "pulumi state move --source dev --dest dev-sales --yes "
+        "'urn:pulumi:dev::dataplatform::dataplatform:domain:DataDomainStack::sales'",
+    ]
+    assert lines.index("gh workflow disable deploy.yml") < lines.index(moves[0])
+    assert lines.index(moves[-1]) < lines.index("python -m platformctl up --stack dev --environment-only")
+    state = {"deployment": {"resources": [{"type": DOMAIN_TYPE, "urn": "urn:pulumi:dev::dataplatform::x$y::sales"}]}}
+    assert domain_roots("dev", ["sales"], state) == {"sales": "urn:pulumi:dev::dataplatform::x$y::sales"}
+    with pytest.raises(ValueError, match="already moved"):
+        domain_roots("dev", ["marketing"], state)
