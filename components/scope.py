@@ -30,6 +30,6 @@ def parse_scope(value: str) -> Scope:
     if m := _DOMAIN_SCOPE.match(value):
         return Scope("domain", m.group(1))
     raise ValueError(
-        f"must be 'environment' (one stack, the default), 'platform' (the environment's stack of a split "
-        f"environment) or 'domain/<name>' (the stack <environment>-<name>)"
+        "must be 'environment' (one stack, the default), 'platform' (the environment's stack of a split "
+        "environment) or 'domain/<name>' (the stack <environment>-<name>)"
     )
