@@ -160,7 +160,7 @@ def catalog_endpoint(
         token_secret=TOKEN_SECRET,
         token_key=TOKEN_KEY,
         issuer_service_account=ISSUER_SA,
-        issuer_configmap=issuer_configmap_name(ISSUER_SCRIPT),
+        issuer_configmap=issuer_configmap_name(issuer_source()),
         auth_secret=AUTH_SECRET,
         ready=ready,
     )
