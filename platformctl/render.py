@@ -489,27 +489,50 @@ def restricted_namespaces(program: Program) -> list[str]:
 def pss_restricted_findings(program: Program, reports: Iterable[RenderReport]) -> list[rendered_checks.Finding]:
     """Proof per namespace that enforces `restricted`: every workload in it, created directly or rendered from a
     release, passes the profile, and every release installed into it was rendered (else it is unproven)."""
-    version = cluster_version(program)
-    direct = k8s_manifests(program)
     reports = list(reports)
-    findings: list[rendered_checks.Finding] = []
-    for namespace in restricted_namespaces(program):
-        members = [r for r in reports if r.release.namespace == namespace]
-        findings += [
-            rendered_checks.Finding(
-                "pss-restricted", f"Namespace {namespace}", f"release {r.release.name} not rendered: cannot prove it"
-            )
-            for r in members
-            if r.result.status != "rendered" or r.result.missing_dependencies
-        ]
-        objects = [o for r in members for o in r.result.manifests if _namespace_of(o, namespace) == namespace]
-        objects += [o for o in direct if _namespace_of(o, "") == namespace]
-        findings += [
-            rendered_checks.Finding("pss-restricted", rendered_checks.ref(o, namespace), v)
-            for o in objects
-            for v in rendered_checks.pss_restricted_violations(o, version)
-        ]
-    return findings
+    return [f for namespace in restricted_namespaces(program) for f in _restricted_proof(program, namespace, reports)]
+
+
+def _restricted_proof(program: Program, namespace: str, reports: list[RenderReport]) -> list[rendered_checks.Finding]:
+    version = cluster_version(program)
+    members = [r for r in reports if r.release.namespace == namespace]
+    reported = {r.release.name for r in members}
+    unrendered = [r.release.name for r in members if r.result.status != "rendered" or r.result.missing_dependencies]
+    unrendered += [r.name for r in helm_releases(program) if r.namespace == namespace and r.name not in reported]
+    findings = [
+        rendered_checks.Finding(
+            "pss-restricted", f"Namespace {namespace}", f"release {name} not rendered: cannot prove it"
+        )
+        for name in unrendered
+    ]
+    objects = [o for r in members for o in r.result.manifests if _namespace_of(o, namespace) == namespace]
+    objects += [o for o in k8s_manifests(program) if _namespace_of(o, "") == namespace]
+    return findings + [
+        rendered_checks.Finding("pss-restricted", rendered_checks.ref(o, namespace), v)
+        for o in objects
+        for v in rendered_checks.pss_restricted_violations(o, version)
+    ]
+
+
+def restricted_outlook(program: Program, reports: Iterable[RenderReport]) -> list[str]:
+    """For each namespace the program creates below `restricted`: what in this render keeps it there (a release not
+    rendered, a workload failing the profile), or that nothing rendered does. Pods started at run time (Dagster
+    runs, Airbyte's connectors) are not rendered, so a namespace with nothing listed is a candidate, not a proof."""
+    reports = list(reports)
+    lines = []
+    for o in k8s_manifests(program):
+        level = ((o.get("metadata") or {}).get("labels") or {}).get(PSS_ENFORCE)
+        if o.get("kind") != "Namespace" or level in (None, "restricted"):
+            continue
+        namespace = o["metadata"]["name"]
+        blockers = _restricted_proof(program, namespace, reports)
+        head = f"pod security: namespace {namespace} enforces {level};"
+        if blockers:
+            lines.append(f"{head} restricted is blocked by {len(blockers)} finding(s):")
+            lines += [f"  {b.object}: {b.message}" for b in blockers]
+        else:
+            lines.append(f"{head} every rendered workload passes restricted (pods started at run time not rendered)")
+    return lines
 
 
 def _by_namespace(reports: Iterable[RenderReport]) -> dict[str, list[RenderReport]]:
@@ -536,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
         chart_sources = parse_chart_sources(args.chart_source)
     except ChartSourceError as e:
         parser.error(str(e))
-    reports = render_program(run_program(args.stack), args.out, published=args.published, chart_sources=chart_sources)
+    program = run_program(args.stack)
+    reports = render_program(program, args.out, published=args.published, chart_sources=chart_sources)
     failed = False
     for r in reports:
         res = r.result
@@ -547,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in [res.reason] if res.status != "rendered" and not res.errors else []:
             print(f"  {line}")
         failed |= bool(res.errors or r.findings)
+    # Informational: whether Dagster and Superset (rendered only here or from --chart-source) block `restricted`.
+    print("\n".join(restricted_outlook(program, reports)))
     print(f"{len(reports)} release(s); manifests and summary.json in {args.out}")
     return 1 if failed else 0
 

@@ -114,3 +114,36 @@ def test_render_check_reports_a_workload_that_breaks_restricted(jobs_only: Progr
         ("Job jobsonly/j", "containers app: seccompProfile is not RuntimeDefault or Localhost"),
         ("Namespace jobsonly", "release other not rendered: cannot prove it"),
     }
+
+
+def _rendered(release: HelmRelease, *objects: dict[str, Any]) -> RenderReport:
+    r = release
+    return RenderReport(r, RenderResult(r.chart, r.version, r.name, r.namespace, "rendered", manifests=list(objects)))
+
+
+def test_the_outlook_says_what_keeps_a_baseline_namespace_from_restricted() -> None:
+    """What CI's published render (and a --chart-source render) prints for Dagster and Superset: per namespace below
+    restricted, the rendered workloads failing it and the releases not rendered, or that nothing rendered does."""
+    program = program_for("dev")
+    releases = [r for r in render.helm_releases(program) if r.namespace == "sales"]
+    assert {r.chart for r in releases} >= {"dagster", "superset", "airbyte"}
+    good = job(GOOD_POD, "sales")
+    reports = [_rendered(r, good) for r in releases]
+    lines = render.restricted_outlook(program, reports)
+    assert (
+        "pod security: namespace sales enforces baseline; every rendered workload passes restricted "
+        "(pods started at run time not rendered)"
+    ) in lines
+    # Marketing's releases were not rendered at all: each is named.
+    marketing = lines.index(
+        "pod security: namespace marketing enforces baseline; restricted is blocked by "
+        f"{len([r for r in render.helm_releases(program) if r.namespace == 'marketing'])} finding(s):"
+    )
+    assert lines[marketing + 1].startswith("  Namespace marketing: release ") and "not rendered" in lines[marketing + 1]
+    # One workload of one release failing the profile is named with its violation.
+    dagster = next(r for r in releases if r.chart == "dagster")
+    bad = job({**GOOD_POD, "securityContext": {"runAsNonRoot": True}}, "sales")
+    reports = [_rendered(r, bad if r is dagster else good) for r in releases]
+    lines = render.restricted_outlook(program, reports)
+    start = lines.index("pod security: namespace sales enforces baseline; restricted is blocked by 1 finding(s):")
+    assert lines[start + 1] == "  Job sales/j: containers app: seccompProfile is not RuntimeDefault or Localhost"

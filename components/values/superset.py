@@ -418,7 +418,8 @@ def redis_values(password_secret: str) -> dict[str, Any]:
       chart's health scripts read that file (templates/health-configmap.yaml), not a secretKeyRef env var;
     - `serviceAccount.automountServiceAccountToken: false`: a standalone Redis never calls the API;
     - the container restricted and read-only: the chart already mounts emptyDirs at /opt/bitnami/redis/etc,
-      /tmp and the data path (persistence off), the only places the image writes;
+      /tmp and the data path (persistence off), the only places the image writes (bitnami made read-only the
+      default in redis chart 19.0.0, bitnami/charts b4725cc, with the same mounts on the redis container);
     - requests and limits equal to the domain LimitRange's defaults, which it got implicitly before."""
     # No runAsGroup: the image's processes keep their primary group (root), as the chart's default context has it.
     container = {
