@@ -4,10 +4,11 @@ Creates, under one component named after the domain:
 - NamespaceGuardrails: the namespace (PSS labels), ResourceQuota, LimitRange and NetworkPolicies;
 - the domain's data services from its foundation (on AWS: lake bucket with zone prefixes,
   Redshift Serverless warehouse, metadata PostgreSQL on RDS, the Pod Identity role);
-- one ServiceAccount per tool, one database and login per tool (MetadataDatabases);
-- the tools as Helm releases, with values from the pure builders in `components.values`:
-  Dagster (running the domain's user-code image with dbt and Great Expectations), Airbyte and
-  Superset, each with an Ingress at `<tool>.<domain>.<baseDomain>`.
+- for each tool the domain enables, from the registry in `components/tools/` (Dagster, running the
+  domain's user-code image with dbt and Great Expectations; Airbyte; Superset): its ServiceAccounts,
+  its database and login (MetadataDatabases), what its `deploy` creates, its Helm release with values
+  from the pure builders in `components.values`, and its UI behind the sign-in gateway with an Ingress
+  at `<tool>.<domain>.<baseDomain>`.
 
 A retired domain (`retired: true`, docs/runbooks/offboarding.md) gets only its data services with
 `Keep.retiring()`: the data-bearing resources stay registered, unprotected and retained on delete, and
@@ -27,17 +28,16 @@ Invariants:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
+from components import tools
 from components.catalog import CatalogEndpoint
-from components.catalog_feed import DomainCatalogFeed, SupersetSource, grant_summary
-from components.charts import release_args, resolve
+from components.catalog_feed import DomainCatalogFeed, grant_summary
+from components.charts import release_args
 from components.domain_config import Domain, Product, parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
 from components.identity_provider import SignInSettings, public_url
@@ -50,15 +50,12 @@ from components.interfaces import (
     SandboxRequest,
     TableSchema,
 )
-from components.metadata_db import DatabaseSpec, MetadataDatabases
-from components.quality import DomainQuality
+from components.metadata_db import MetadataDatabases
 from components.retirement import RETIRED_TAG, Keep, StackRecord
 from components.sign_in import GATEWAY_PORT, SignInGateways, UiTarget
-from components.sizing import PROFILES
-from components.values import airbyte as airbyte_values
-from components.values import dagster as dagster_values
-from components.values import superset as superset_values
-from components.values.common import Image, Postgres, S3Access
+from components.sizing import PROFILES, Sizes
+from components.tools import superset as superset_tool
+from components.tools.base import ToolContext, ToolSpec, tool_names
 from components.warehouse_access import GrantsRequest, WarehouseAccess
 from components.workloads import ui_ingress_annotations, ui_ingress_spec
 
@@ -66,18 +63,6 @@ DOMAIN_LABEL = "dataplatform.io/domain"
 CATALOG_NAMESPACE = "platform"
 # Quota limits allow bursting to twice the requested total.
 LIMITS_FACTOR = 2
-
-
-@dataclass(frozen=True)
-class ToolNames:
-    """Kubernetes names of one tool in a domain namespace."""
-
-    release: str
-    service_account: str
-
-
-def tool_names(domain: str, tool: str) -> ToolNames:
-    return ToolNames(release=f"{domain}-{tool}", service_account=tool)
 
 
 def _times(quantity: str, factor: int, unit: str) -> str:
@@ -118,26 +103,25 @@ def guardrails_args(domain: Domain, foundation: Foundation) -> GuardrailsArgs:
     )
 
 
-# Tools whose pods are not proven to pass Pod Security `restricted` (docs/security.md): Dagster and Superset
-# are not rendered offline, and Airbyte's launcher starts connector pods as root unless rootless workloads
-# are on. A namespace without them runs only the platform's Jobs, which the render check proves restricted.
-NOT_RESTRICTED_TOOLS = frozenset({"dagster", "airbyte", "superset"})
-
-
 def pss_enforce_level(domain: Domain) -> str:
-    return "baseline" if NOT_RESTRICTED_TOOLS & set(enabled_tools(domain)) else "restricted"
+    return "baseline" if tools.NOT_RESTRICTED_TOOLS & set(enabled_tools(domain)) else "restricted"
+
+
+def ui_tools(domain: Domain) -> list[ToolSpec]:
+    """The enabled tools that have a UI."""
+    return [t for t in tools.enabled(domain) if t.ui is not None]
 
 
 def ui_ports(domain: Domain) -> list[int]:
     """Container ports the load balancer reaches: the sign-in gateways' only; the UIs stay in-namespace."""
-    return [GATEWAY_PORT] if enabled_tools(domain) else []
+    return [GATEWAY_PORT] if ui_tools(domain) else []
 
 
 def ui_urls(domain: Domain, ingress: IngressSettings, base_domain: str) -> dict[str, str]:
-    """Each enabled tool's public URL, `<scheme>://<tool>.<domain>.<baseDomain>[:port]`."""
+    """Each enabled UI's public URL, `<scheme>://<tool>.<domain>.<baseDomain>[:port]`."""
     return {
-        t: public_url(ingress.scheme, f"{t}.{domain.name}.{base_domain}", ingress.public_port)
-        for t in enabled_tools(domain)
+        t.name: public_url(ingress.scheme, f"{t.name}.{domain.name}.{base_domain}", ingress.public_port)
+        for t in ui_tools(domain)
     }
 
 
@@ -154,16 +138,7 @@ def domain_ui_urls(domains: list[Domain], foundation: Foundation) -> dict[str, l
 
 
 def enabled_tools(domain: Domain) -> list[str]:
-    t = domain.tools
-    return [
-        name
-        for name, on in (
-            ("dagster", t.dagster.enabled),
-            ("airbyte", t.airbyte.enabled),
-            ("superset", t.superset.enabled),
-        )
-        if on
-    ]
+    return [t.name for t in tools.enabled(domain)]
 
 
 def domain_tags(domain: Domain) -> dict[str, str]:
@@ -231,7 +206,6 @@ class DataDomainStack(pulumi.ComponentResource):
         """Without `sign_in` the UIs get no Ingress at all: none is ever served without sign-in."""
         super().__init__("dataplatform:domain:DataDomainStack", domain.name, None, opts)
         d = domain.name
-        self._sign_in = sign_in
         self.domain = domain
         if domain.retired:
             self.services = foundation.provision_domain(domain_request(domain, (), (), Keep.retiring()), parent=self)
@@ -239,10 +213,8 @@ class DataDomainStack(pulumi.ComponentResource):
             self.register_outputs(self.exports)
             return
         config = foundation.config
-        tools = enabled_tools(domain)
+        specs = tools.enabled(domain)
         labels = {DOMAIN_LABEL: d}
-        sizes = PROFILES[config.sizing]
-        self.sizes = sizes
 
         self.guardrails = NamespaceGuardrails(
             d, guardrails_args(domain, foundation), opts=pulumi.ResourceOptions(parent=self)
@@ -250,16 +222,17 @@ class DataDomainStack(pulumi.ComponentResource):
         ns = domain.name
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails])
 
-        service_accounts = [tool_names(d, t).service_account for t in tools]
-        if domain.tools.dagster.enabled:
-            service_accounts.append(DAGSTER_USER_CODE_SA)
+        # Each tool's own first, then the tools' others: the order is part of the records.
+        service_accounts = [tool_names(d, t.name).service_account for t in specs if t.own_service_account]
+        service_accounts += [sa for t in specs for sa in t.extra_service_accounts]
         if domain.tools.datahub_ingestion.enabled:
             service_accounts.append(INGESTION_SA)
+        mounts_api_token = {sa for t in specs for sa in t.mounts_api_token}
         self.service_accounts = {
             sa: k8s.core.v1.ServiceAccount(
                 f"{d}-sa-{sa}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=sa, namespace=ns, labels=labels),
-                automount_service_account_token=sa in (DAGSTER_SA, AIRBYTE_SA, DAGSTER_USER_CODE_SA),
+                automount_service_account_token=sa in mounts_api_token,
                 opts=in_ns,
             )
             for sa in [*service_accounts, DB_INIT_SA]
@@ -274,7 +247,7 @@ class DataDomainStack(pulumi.ComponentResource):
             f"{d}-metadb",
             namespace=ns,
             server=services.metadata_db,
-            tools=[DATABASES[t] for t in tools],
+            tools=[t.database for t in specs if t.database is not None],
             service_account=DB_INIT_SA,
             labels=labels,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails, *services.resources]),
@@ -303,145 +276,65 @@ class DataDomainStack(pulumi.ComponentResource):
         self.urls: dict[str, str] = ui_urls(domain, ingress, base_domain)
         self.releases: dict[str, k8s.helm.v3.Release] = {}
         after_db = pulumi.ResourceOptions(parent=self, depends_on=[self.databases, *self.service_accounts.values()])
-
-        def release(
-            tool: str, values: pulumi.Input[dict[str, Any]], extra: list[pulumi.Resource] | None = None
-        ) -> None:
-            self.releases[tool] = k8s.helm.v3.Release(
-                f"{d}-{tool}",
+        context = ToolContext(
+            stack=self,
+            domain=domain,
+            config=config,
+            namespace=ns,
+            labels=labels,
+            tags=domain_tags(domain),
+            services=services,
+            databases=self.databases,
+            sizes=Sizes(PROFILES[config.sizing]),
+            urls=self.urls,
+            guardrails=self.guardrails,
+            warehouse_access=self.warehouse_access,
+            warehouse_secret=self._warehouse_credentials(services, ns, labels),
+            catalog=catalog,
+            sign_in=sign_in,
+        )
+        tool_exports: dict[str, Any] = {}
+        for spec in specs:
+            deployment = spec.deploy(context)
+            tool_exports.update(deployment.exports)
+            if spec.chart is None:
+                continue
+            if deployment.values is None:
+                raise ValueError(f"tool {spec.name}: deploy returned no values for its chart {spec.chart}")
+            self.releases[spec.name] = k8s.helm.v3.Release(
+                f"{d}-{spec.name}",
                 release_args(
-                    tool, {**config.charts}, release_name=tool_names(d, tool).release, namespace=ns, values=values
+                    spec.chart,
+                    {**config.charts},
+                    release_name=tool_names(d, spec.name).release,
+                    namespace=ns,
+                    values=deployment.values,
                 ),
-                opts=pulumi.ResourceOptions.merge(after_db, pulumi.ResourceOptions(depends_on=extra or [])),
+                opts=pulumi.ResourceOptions.merge(after_db, pulumi.ResourceOptions(depends_on=deployment.after)),
             )
 
-        s3 = services.s3
-        warehouse_secret = self._warehouse_credentials(services, ns, labels)
-        # The user code's DataHub sensor pushes Dagster runs to the catalog (DataHub has no pull source).
-        dagster_catalog: dagster_values.CatalogAccess | None = None
-        # The platform kit in the user code also publishes quality results with this URL and token.
-        if catalog is not None and (
-            (domain.tools.datahub_ingestion.enabled and domain.tools.datahub_ingestion.sources.dagster)
-            or (domain.tools.dagster.enabled and domain.quality.catalog)
-        ):
-            dagster_catalog = dagster_values.CatalogAccess(catalog.gms_url, catalog.token_secret, catalog.token_key)
-        self.quality: DomainQuality | None = None
-        if domain.tools.dagster.enabled:
-            # The kit's checks run in the user code: alert channel and settings only when Dagster runs.
-            quality = self.quality = DomainQuality(
-                f"{d}-quality",
-                domain,
-                config,
-                namespace=ns,
-                role_arn=services.role_arn,
-                warehouse_kind=services.warehouse.kind,
-                tags=domain_tags(domain),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails]),
-            )
-            cfg = domain.tools.dagster
-            db = self.databases.databases["dagster"]
-            assert cfg.image is not None and cfg.code_location is not None  # the model requires both when enabled
-            workgroup = wh.workgroup if wh.workgroup is not None else pulumi.Output.from_input("")
-            values = pulumi.Output.all(s3.bucket, db.host, services.warehouse.host, workgroup, quality.env).apply(
-                lambda a, cfg=cfg, db=db: dagster_values.dagster_values(
-                    dagster_values.DagsterArgs(
-                        namespace=ns,
-                        code_location=d,
-                        image=Image(
-                            repository=cfg.image.repository,  # type: ignore[union-attr]
-                            tag=cfg.image.tag,  # type: ignore[union-attr]
-                            # The local stack runs images loaded into kind, which no registry serves.
-                            pull_policy="Always" if config.foundation == "aws" else "IfNotPresent",
-                        ),
-                        grpc_args=tuple(cfg.code_location.dagster_api_grpc_args),  # type: ignore[union-attr]
-                        port=cfg.port,
-                        domain_env=dict(cfg.env),
-                        dbt_project_dir=cfg.dbt.project_dir if cfg.dbt.enabled else None,
-                        postgres=Postgres(a[1], db.port, db.database, db.user, db.secret_name, db.password_key),
-                        storage=S3Access(a[0], s3.region, s3.endpoint_url, s3.credentials_secret),
-                        warehouse=dagster_values.WarehouseEndpoint(
-                            a[2], services.warehouse.port, services.warehouse.database, warehouse_secret, a[3] or None
-                        ),
-                        dbt_target=cfg.dbt.target
-                        or services.warehouse.kind,  # the example profiles: redshift, postgres
-                        service_account=DAGSTER_SA,
-                        user_code_service_account=DAGSTER_USER_CODE_SA,
-                        webserver_resources=sizes.dagster_webserver
-                        if sizes
-                        else cfg.resources.webserver.model_dump(by_alias=True),
-                        daemon_resources=sizes.dagster_daemon
-                        if sizes
-                        else cfg.resources.daemon.model_dump(by_alias=True),
-                        user_code_resources=sizes.dagster_user_code
-                        if sizes
-                        else cfg.resources.user_code.model_dump(by_alias=True),
-                        run_resources=sizes.dagster_run if sizes else None,
-                        catalog=dagster_catalog,
-                        quality_env=a[4],
-                        quality_secret=quality.secret_name,
-                    )
-                )
-            )
-            # dbt in the user code and its runs needs its schema first; the alert channel too.
-            release(
-                "dagster",
-                values,
-                [*([self.warehouse_access] if self.warehouse_access else []), *self.quality.resources],
-            )
-
-        if domain.tools.airbyte.enabled:
-            db = self.databases.databases["airbyte"]
-            url = self.urls["airbyte"]
-            values = pulumi.Output.all(s3.bucket, db.host).apply(
-                lambda a, db=db, url=url: airbyte_values.airbyte_values(
-                    airbyte_values.AirbyteArgs(
-                        storage=S3Access(a[0], s3.region, s3.endpoint_url, s3.credentials_secret),
-                        postgres=Postgres(a[1], db.port, db.database, db.user, db.secret_name, db.password_key),
-                        service_account=AIRBYTE_SA,
-                        airbyte_url=url,
-                        replicas=1 if sizes else domain.tools.airbyte.replicas,
-                        resources=sizes.airbyte_main
-                        if sizes
-                        else domain.tools.airbyte.resources.model_dump(by_alias=True),
-                        job_resources=sizes.airbyte_job
-                        if sizes
-                        else domain.tools.airbyte.job_resources.model_dump(by_alias=True),
-                        support_resources=sizes.airbyte_support if sizes else None,
-                        image_tag=resolve("airbyte", {**config.charts}).version,
-                    )
-                )
-            )
-            release("airbyte", values, [self._airbyte_rbac(ns, labels)])
-
-        if domain.tools.superset.enabled:
-            release("superset", *self._superset(domain, services, ns, labels))
-
-        ui_services = {
-            "dagster": dagster_values.dagster_ui_service,
-            "airbyte": airbyte_values.airbyte_ui_service,
-            "superset": superset_values.superset_ui_service,
-        }
         self.ingresses = {}
         self.sign_in: SignInGateways | None = None
-        if sign_in is not None and tools:
+        uis = {t.name: t.ui for t in specs if t.ui is not None}
+        if sign_in is not None and uis:
             targets = {}
-            for tool in tools:
-                service, port = ui_services[tool](tool_names(d, tool).release)
-                targets[tool] = UiTarget(f"{tool}.{d}.{base_domain}", service, port, UI_HEALTH_PATHS[tool])
+            for tool, ui in uis.items():
+                service, port = ui.service(tool_names(d, tool).release)
+                targets[tool] = UiTarget(f"{tool}.{d}.{base_domain}", service, port, ui.health_path)
             self.sign_in = SignInGateways(
                 f"{d}-sign-in",
                 namespace=ns,
                 settings=sign_in,
                 ingress=ingress,
                 targets=targets,
-                releases={t: tool_names(d, t).release for t in tools},
+                releases={t: tool_names(d, t).release for t in uis},
                 allowed_groups=[*domain.access_groups, *sign_in.admin_groups],
                 chart_overrides={**config.charts},
                 labels=labels,
-                after={t: [self.releases[t]] for t in tools},
+                after={t: [self.releases[t]] for t in uis},
                 opts=in_ns,
             )
-            for tool in tools:
+            for tool, ui in uis.items():
                 service, port = self.sign_in.backends[tool]
                 self.ingresses[tool] = k8s.networking.v1.Ingress(
                     f"{d}-{tool}",
@@ -450,9 +343,7 @@ class DataDomainStack(pulumi.ComponentResource):
                         namespace=ns,
                         labels=labels,
                         # The gateway passes the health path through without sign-in.
-                        annotations=ui_ingress_annotations(
-                            ingress.class_name, ingress.annotations, UI_HEALTH_PATHS[tool]
-                        ),
+                        annotations=ui_ingress_annotations(ingress.class_name, ingress.annotations, ui.health_path),
                     ),
                     spec=ui_ingress_spec(ingress.class_name, targets[tool].host, service, port),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[self.sign_in.releases[tool]]),
@@ -461,14 +352,8 @@ class DataDomainStack(pulumi.ComponentResource):
         self.catalog_feed: DomainCatalogFeed | None = None
         if catalog is not None:
             superset = None
-            if domain.tools.superset.enabled:
-                svc, port = superset_values.superset_ui_service(tool_names(d, "superset").release)
-                superset = SupersetSource(
-                    f"http://{svc}.{ns}.svc:{port}",
-                    SUPERSET_ADMIN,
-                    SUPERSET_CREDENTIALS_SECRET,
-                    "SUPERSET_ADMIN_PASSWORD",
-                )
+            if superset_tool.SPEC.enabled(domain):
+                superset = superset_tool.catalog_source(ns, tool_names(d, "superset").release)
             self.catalog_feed = DomainCatalogFeed(
                 f"{d}-catalog",
                 domain,
@@ -483,13 +368,13 @@ class DataDomainStack(pulumi.ComponentResource):
 
         self.exports = {
             "namespace": ns,
-            "bucket": s3.bucket,
+            "bucket": services.s3.bucket,
             "warehouseEndpoint": services.warehouse.host,
             "roleArn": services.role_arn,
             "urls": self.urls,
             "grants": grant_summary(grants),
             **({"catalog": self.catalog_feed.exports} if self.catalog_feed else {}),
-            **({"quality": self.quality.exports} if self.quality else {}),
+            **tool_exports,
         }
         self.register_outputs(self.exports)
 
@@ -507,171 +392,7 @@ class DataDomainStack(pulumi.ComponentResource):
         )
         return WAREHOUSE_SECRET
 
-    def _superset(
-        self, domain: Domain, services: DomainServices, ns: str, labels: dict[str, str]
-    ) -> tuple[pulumi.Output[dict[str, Any]], list[pulumi.Resource]]:
-        """Superset's values, and the one Secret its pods read every credential from."""
-        d = domain.name
-        cfg = domain.tools.superset
-        db = self.databases.databases["superset"]
-        wh = services.warehouse
-        release_name = tool_names(d, "superset").release
-        redis = (
-            superset_values.SupersetRedis()
-            if cfg.redis.bundled
-            else superset_values.SupersetRedis(cfg.redis.host, cfg.redis.port)
-        )
 
-        sandbox = services.sandbox
-
-        def args(db_host: str, wh_host: str, workgroup: str | None, analyst: str) -> superset_values.SupersetArgs:
-            iam = wh.auth == "iam"
-            return superset_values.SupersetArgs(
-                env_secret=SUPERSET_ENV_SECRET,
-                postgres=Postgres(
-                    db_host, db.port, db.database, db.user, SUPERSET_CREDENTIALS_SECRET, superset_values.DB_PASSWORD_KEY
-                ),
-                redis=redis,
-                admin_username=SUPERSET_ADMIN,
-                admin_email=domain.owners.email,
-                warehouse=superset_values.RedshiftConnection(
-                    name=f"{d} warehouse",
-                    host=wh_host,
-                    port=wh.port,
-                    database=wh.database,
-                    user="iam" if iam else wh.user,
-                    iam_workgroup=workgroup if iam else None,
-                    region=services.s3.region if iam else None,
-                    dialect="redshift" if wh.kind == "redshift" else "postgresql",
-                ),
-                athena=superset_values.AthenaConnection(
-                    name=f"{d} sandbox",
-                    region=sandbox.region,
-                    workgroup=sandbox.workgroup,
-                    database=sandbox.database,
-                    role_arn=analyst,
-                )
-                if sandbox
-                else None,
-                service_account=SUPERSET_SA,
-                sign_in=self._superset_sign_in(domain),
-                replicas=1 if self.sizes else cfg.replicas,
-                resources=self.sizes.superset_web if self.sizes else cfg.resources.model_dump(by_alias=True),
-                support_resources=self.sizes.superset_support if self.sizes else None,
-            )
-
-        workgroup = wh.workgroup if wh.workgroup is not None else pulumi.Output.from_input("")
-        analyst = sandbox.analyst_role_arn if sandbox else pulumi.Output.from_input("")
-        plain = pulumi.Output.all(db.host, wh.host, workgroup, analyst).apply(
-            lambda a: superset_values.superset_secret_env(args(a[0], a[1], a[2] or None, a[3]), release_name)
-        )
-        child = pulumi.ResourceOptions(parent=self)
-        random_key = random.RandomPassword(
-            f"{d}-superset-secret-key", random.RandomPasswordArgs(length=64, special=False), opts=child
-        )
-        admin = random.RandomPassword(
-            f"{d}-superset-admin", random.RandomPasswordArgs(length=24, special=False), opts=child
-        )
-        redis_pw = random.RandomPassword(
-            f"{d}-superset-redis", random.RandomPasswordArgs(length=32, special=False), opts=child
-        )
-        secret_data: dict[str, pulumi.Input[str]] = {
-            "SUPERSET_SECRET_KEY": random_key.result,
-            superset_values.DB_PASSWORD_KEY: self.databases.passwords["superset"],
-            "SUPERSET_ADMIN_PASSWORD": admin.result,
-            "REDIS_PASSWORD": redis_pw.result,
-            "redis-password": redis_pw.result,
-        }
-        if wh.password is not None:
-            secret_data["WAREHOUSE_PASSWORD"] = wh.password
-        if self._sign_in is not None:
-            secret_data[superset_values.SIGN_IN_CLIENT_SECRET_KEY] = self._sign_in.client_secret
-        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails])
-        credentials = k8s.core.v1.Secret(
-            f"{d}-superset-credentials",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=SUPERSET_CREDENTIALS_SECRET, namespace=ns, labels=labels),
-            type="Opaque",
-            string_data=secret_data,
-            opts=after_ns,
-        )
-        # Connection settings only; the chart reads them from a Secret, not from values.
-        connection = k8s.core.v1.Secret(
-            f"{d}-superset-env",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=SUPERSET_ENV_SECRET, namespace=ns, labels=labels),
-            type="Opaque",
-            string_data=plain,
-            opts=after_ns,
-        )
-        values = pulumi.Output.all(db.host, wh.host, workgroup, analyst).apply(
-            lambda a: superset_values.superset_values(args(a[0], a[1], a[2] or None, a[3]))
-        )
-        # The init job registers the Athena connection; queries need the role's policies and tables.
-        return values, [credentials, connection, *(sandbox.resources if sandbox else [])]
-
-    def _superset_sign_in(self, domain: Domain) -> superset_values.SupersetSignIn | None:
-        """Owners (and the platform admins) are Superset Admins; the domain's other groups are viewers."""
-        s = self._sign_in
-        if s is None:
-            return None
-        e = s.endpoints
-        return superset_values.SupersetSignIn(
-            issuer_url=e.issuer_url,
-            client_id=s.client_id,
-            scopes=s.scopes,
-            groups_claim=s.groups_claim,
-            owner_groups=(domain.owners_group, *s.admin_groups),
-            viewer_groups=tuple(g for g in domain.access_groups if g != domain.owners_group),
-            authorize_url=e.login_url,
-            token_url=e.redeem_url,
-            jwks_url=e.jwks_url,
-        )
-
-    def _airbyte_rbac(self, ns: str, labels: dict[str, str]) -> pulumi.Resource:
-        """The chart's own Role uses apiGroups ["*"]; this one names exactly what Airbyte uses."""
-        d = self.domain.name
-        verbs = ["get", "list", "watch", "create", "update", "patch", "delete"]
-        role = k8s.rbac.v1.Role(
-            f"{d}-airbyte",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="airbyte", namespace=ns, labels=labels),
-            rules=[
-                k8s.rbac.v1.PolicyRuleArgs(
-                    api_groups=[""],
-                    resources=["configmaps", "endpoints", "pods", "pods/log", "pods/exec", "pods/attach", "secrets"],
-                    verbs=verbs,
-                ),
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=["batch"], resources=["jobs"], verbs=verbs),
-            ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails]),
-        )
-        return k8s.rbac.v1.RoleBinding(
-            f"{d}-airbyte",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="airbyte", namespace=ns, labels=labels),
-            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role", name="airbyte"),
-            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=AIRBYTE_SA, namespace=ns)],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
-        )
-
-
-DAGSTER_SA = "dagster"
-DAGSTER_USER_CODE_SA = "dagster-user-code"
-AIRBYTE_SA = "airbyte"
-SUPERSET_SA = "superset"
 INGESTION_SA = "datahub-ingestion"
-SUPERSET_ENV_SECRET = "superset-env"
-SUPERSET_CREDENTIALS_SECRET = "superset-credentials"
-SUPERSET_ADMIN = "admin"
 WAREHOUSE_SECRET = "warehouse-credentials"
 DB_INIT_SA = "metadata-db-init"
-# The UIs' unauthenticated health endpoints: the gateways let these alone through, and the load
-# balancer's target groups check them.
-UI_HEALTH_PATHS = {
-    "dagster": dagster_values.HEALTH_PATH,
-    "airbyte": airbyte_values.HEALTH_PATH,
-    "superset": superset_values.HEALTH_PATH,
-}
-
-DATABASES = {
-    "dagster": DatabaseSpec("dagster", password_key=dagster_values.POSTGRES_PASSWORD_KEY),
-    "airbyte": DatabaseSpec("airbyte", user_key=airbyte_values.DATABASE_USER_KEY, createdb=True),
-    "superset": DatabaseSpec("superset"),
-}

@@ -11,7 +11,9 @@ burst when the laptop has room.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from components.values.common import resources
 
@@ -53,3 +55,35 @@ LAPTOP = ToolSizes(
 )
 
 PROFILES: dict[str, ToolSizes | None] = {"standard": None, "laptop": LAPTOP}
+
+# The per-domain tools' components in a profile; each belongs to one tool's `size_keys` (components/tools/).
+SizeKey = Literal[
+    "dagster_webserver",
+    "dagster_daemon",
+    "dagster_user_code",
+    "dagster_run",
+    "airbyte_main",
+    "airbyte_support",
+    "airbyte_job",
+    "superset_web",
+    "superset_support",
+]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The one rule for a domain tool component's size: the stack's profile if it has one, else the domain file."""
+
+    profile: ToolSizes | None
+
+    def resources(self, key: SizeKey, configured: BaseModel) -> dict[str, Any]:
+        """A component the domain file sizes: the profile's size (laptop) or the file's."""
+        return getattr(self.profile, key) if self.profile is not None else configured.model_dump(by_alias=True)
+
+    def chart_default(self, key: SizeKey) -> dict[str, Any] | None:
+        """A component the domain file does not size: the profile's size, or None (the values builder's default)."""
+        return getattr(self.profile, key) if self.profile is not None else None
+
+    def replicas(self, configured: int) -> int:
+        """One of each under a profile (a laptop); else the domain file's count."""
+        return 1 if self.profile is not None else configured

@@ -36,11 +36,12 @@ from typing import Any
 import yaml
 
 from components.catalog import USERS_SECRET
-from components.domain import SUPERSET_ADMIN, SUPERSET_CREDENTIALS_SECRET
 from components.domain_config import load_domains
 from components.identity_provider import DEX_USERS_SECRET
 from components.local.domain_services import LAKE_CREDENTIALS_SECRET
 from components.local.foundation import IDENTITY_NAMESPACE as DEX_NAMESPACE
+from components.tools.superset import ADMIN as SUPERSET_ADMIN
+from components.tools.superset import CREDENTIALS_SECRET as SUPERSET_CREDENTIALS_SECRET
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACK = "local"

@@ -47,8 +47,10 @@ import pulumi
 
 from components.catalog import AUTH_SECRET, FRONTEND_HEALTH_PATH, SYSTEM_CLIENT_ID
 from components.config import StackConfig, parse_stack_config
-from components.domain import SUPERSET_ADMIN, SUPERSET_CREDENTIALS_SECRET, UI_HEALTH_PATHS
 from components.local.foundation import INGRESS_NAMESPACE, INGRESS_RELEASE
+from components.tools import UI_HEALTH_PATHS
+from components.tools.superset import ADMIN as SUPERSET_ADMIN
+from components.tools.superset import CREDENTIALS_SECRET as SUPERSET_CREDENTIALS_SECRET
 from components.values import dex as dex_values
 from components.values.dagster import dagster_ui_service
 from components.values.superset import superset_ui_service

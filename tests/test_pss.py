@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.domain import NOT_RESTRICTED_TOOLS
+from components.tools import NOT_RESTRICTED_TOOLS
 from platformctl import render
 from platformctl.render import RenderReport, RenderResult, charts_src_dir, pss_restricted_findings
 from platformctl.rendered_checks import pss_restricted_violations

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.charts import PINNED
-from components.domain import UI_HEALTH_PATHS
+from components.tools import UI_HEALTH_PATHS
 from components.values import airbyte as airbyte_values
 from components.values import dagster as dagster_values
 from components.values import datahub as datahub_values
