@@ -8,8 +8,10 @@ for every resource below it. Each check returns one line per violation, naming t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
+from platformctl.rendered_checks import pod_spec
 from platformctl.simulate import Program, Resource
 
 ACCESS_POLICY = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
@@ -192,10 +194,70 @@ def database_violations(program: Program) -> list[str]:
     return out
 
 
+CONFIG_SOURCES = {"kubernetes:core/v1:ConfigMap": "ConfigMap", "kubernetes:core/v1:Secret": "Secret"}
+
+
+def _mounted(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(kind, name) of every ConfigMap and Secret a pod cannot start without: volumes, env and envFrom
+    references that are not `optional`."""
+
+    def ref(kind: str, source: Any, key: str) -> Iterator[tuple[str, str]]:
+        if isinstance(source, Mapping) and not source.get("optional") and isinstance(source.get(key), str):
+            yield kind, source[key]
+
+    for volume in spec.get("volumes") or []:
+        yield from ref("ConfigMap", volume.get("configMap"), "name")
+        yield from ref("Secret", volume.get("secret"), "secretName")
+        for projected in (volume.get("projected") or {}).get("sources") or []:
+            yield from ref("ConfigMap", projected.get("configMap"), "name")
+            yield from ref("Secret", projected.get("secret"), "name")
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        for env in container.get("env") or []:
+            value_from = env.get("valueFrom") or {}
+            yield from ref("ConfigMap", value_from.get("configMapKeyRef"), "name")
+            yield from ref("Secret", value_from.get("secretKeyRef"), "name")
+        for env_from in container.get("envFrom") or []:
+            yield from ref("ConfigMap", env_from.get("configMapRef"), "name")
+            yield from ref("Secret", env_from.get("secretRef"), "name")
+
+
+def mounted_sources(program: Program) -> list[tuple[Resource, Resource]]:
+    """(Job, ConfigMap or Secret) for every non-optional reference of a Job's pod to a source the program
+    creates in the Job's namespace."""
+    created: dict[tuple[str, str | None, str], Resource] = {}
+    for r in program.resources:
+        kind = CONFIG_SOURCES.get(r.type)
+        name = (r.inputs.get("metadata") or {}).get("name")
+        if kind and isinstance(name, str):
+            created[(kind, namespace_of(r), name)] = r
+    out = []
+    for job in program.of_type(JOB):
+        spec = pod_spec(dict(job.inputs))
+        for kind, name in sorted(set(_mounted(spec or {}))):
+            source = created.get((kind, namespace_of(job), name))
+            if source is not None:
+                out.append((job, source))
+    return out
+
+
+def mount_violations(program: Program) -> list[str]:
+    """Every Job the program creates waits for the ConfigMaps and Secrets (created by the program in its
+    namespace) that its pod mounts or reads: a Job starts its pod at once and the engine waits for it to
+    complete. CronJobs start no pod when applied, so they are not checked."""
+    closure = waits_for(program)
+    return [
+        f"{job.type} {job.name} does not wait for the {CONFIG_SOURCES[source.type]} "
+        f"{source.inputs['metadata']['name']} it needs"
+        for job, source in mounted_sources(program)
+        if source.urn not in closure(job.urn)
+    ]
+
+
 def all_violations(program: Program) -> list[str]:
     return [
         *access_violations(program),
         *webhook_violations(program),
         *crd_violations(program),
         *database_violations(program),
+        *mount_violations(program),
     ]

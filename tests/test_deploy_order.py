@@ -6,6 +6,7 @@ Mocks create resources in any order; these tests read the dependencies each regi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -37,6 +38,24 @@ def test_custom_resources_wait_for_their_crd(program: Program) -> None:
 
 def test_tools_wait_for_their_database(program: Program) -> None:
     assert order.database_violations(program) == []
+
+
+def test_jobs_wait_for_the_configmaps_and_secrets_they_need(program: Program) -> None:
+    assert order.mount_violations(program) == []
+
+
+def test_the_mount_check_sees_the_catalog_jobs_credentials() -> None:
+    def unhashed(r: Resource) -> str:
+        return re.sub(r"-[0-9a-f]{10}$", "", r.inputs["metadata"]["name"])
+
+    pairs = {(unhashed(job), unhashed(source)) for job, source in order.mounted_sources(program_for("dev"))}
+    # The issuer's system client secret and code, the registration's token and code (names without their hash).
+    assert {
+        ("datahub-token-sales", "datahub-auth"),
+        ("datahub-token-sales", "datahub-token-issuer"),
+        ("datahub-register", "datahub-ingestion-token"),
+        ("datahub-register", "datahub-registration"),
+    } <= pairs, sorted(pairs)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -138,6 +157,36 @@ def test_database_check_names_a_tool_started_before_its_database() -> None:
     program = Program("dev", False, [domain, db, job, early, late], {})
     assert order.database_violations(program) == [
         f"{order.RELEASE} sales-dagster does not wait for its metadata-database init Job"
+    ]
+
+
+def test_mount_check_names_a_job_started_before_its_secret() -> None:
+    secret = record("kubernetes:core/v1:Secret", "sales-token", {"metadata": {"name": "token", "namespace": "sales"}})
+    other_ns = record("kubernetes:core/v1:Secret", "other", {"metadata": {"name": "code", "namespace": "platform"}})
+    code = record("kubernetes:core/v1:ConfigMap", "sales-code", {"metadata": {"name": "code", "namespace": "sales"}})
+
+    def job(name: str, spec: dict[str, Any], **kw: Any) -> Resource:
+        inputs = {"kind": "Job", "metadata": {"name": name, "namespace": "sales"}, "spec": {"template": {"spec": spec}}}
+        return record(order.JOB, name, inputs, **kw)
+
+    volumes = {
+        "volumes": [{"name": "t", "secret": {"secretName": "token"}}, {"name": "c", "configMap": {"name": "code"}}]
+    }
+    early = job("early", volumes, depends_on=[code.urn])
+    late = job("late", volumes, depends_on=[code.urn, secret.urn])
+    env = job(
+        "env",
+        {
+            "containers": [
+                {"name": "c", "env": [{"name": "T", "valueFrom": {"secretKeyRef": {"name": "token", "key": "t"}}}]}
+            ]
+        },
+    )
+    optional = job("optional", {"volumes": [{"name": "t", "secret": {"secretName": "token", "optional": True}}]})
+    program = Program("dev", False, [secret, other_ns, code, early, late, env, optional], {})
+    assert order.mount_violations(program) == [
+        f"{order.JOB} early does not wait for the Secret token it needs",
+        f"{order.JOB} env does not wait for the Secret token it needs",
     ]
 
 
