@@ -30,7 +30,8 @@ PROJECT_DIR = Path(__file__).resolve().parent
 config = load_stack_config()
 scope = config.stack_scope
 domains_dir = Path(os.environ.get("DATAPLATFORM_DOMAINS_DIR", PROJECT_DIR / "domains"))
-domains = load_domains(domains_dir, stack=config.environment)
+# A domain stack reads only its file and its producers' (its cost must not grow with the number of domains).
+domains = load_domains(domains_dir, stack=config.environment, only=[scope.domain] if scope.domain else None)
 # A stack may run other user-code images than the domain files name (`make local`: a locally built one).
 domains = with_user_code_overrides(domains, config)
 # The shipped example values run under the offline tools only (components/examples.py).

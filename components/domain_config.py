@@ -8,7 +8,7 @@ either returns the domains of one stack or raises a single ConfigError listing e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -1145,9 +1145,13 @@ def _read(path: Path, shown: str) -> tuple[Any, list[str]]:
     return raw, []
 
 
-def _cross_domain(domains: dict[str, tuple[Domain, str]], broken: set[str], stack: str) -> list[str]:
+def _cross_domain(
+    domains: dict[str, tuple[Domain, str]], broken: set[str], stack: str, consumers: Collection[str] | None = None
+) -> list[str]:
     problems = []
     for domain, shown in domains.values():
+        if consumers is not None and domain.name not in consumers:
+            continue
         for i, ref in enumerate(domain.consumes):
             where = f"{shown}: consumes[{i}]"
             other_name, _, product = ref.partition(".")
@@ -1173,10 +1177,26 @@ def _cross_domain(domains: dict[str, tuple[Domain, str]], broken: set[str], stac
     return problems
 
 
-def load_domains(directory: Path, *, stack: str) -> list[Domain]:
+def _producers(directory: Path, names: Collection[str]) -> set[str]:
+    """The domains whose products the files of `names` consume (read leniently: validation comes after)."""
+    out: set[str] = set()
+    for name in names:
+        try:
+            raw = yaml.safe_load((directory / f"{name}.yaml").read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            continue
+        consumes = raw.get("consumes") if isinstance(raw, dict) else None
+        out |= {str(ref).partition(".")[0] for ref in consumes or [] if isinstance(ref, str)}
+    return out
+
+
+def load_domains(directory: Path, *, stack: str, only: Collection[str] | None = None) -> list[Domain]:
     """Validate every `<name>.yaml` in `directory` and return the domains included in `stack`, sorted by name.
 
     Raises one ConfigError listing every problem in every file, and returns nothing unless all are valid.
+    `only` (a domain stack, components/split.py): just those files and their producers' files, and only
+    their consumes are checked, so the cost does not grow with the number of domains; the environment's
+    stack and CI validate every file.
     """
     if stack not in STACKS:
         raise ConfigError([f"stack '{stack}': domain files know the stacks {', '.join(STACKS)}"], title="invalid stack")
@@ -1185,7 +1205,10 @@ def load_domains(directory: Path, *, stack: str) -> list[Domain]:
     problems: list[str] = []
     domains: dict[str, tuple[Domain, str]] = {}
     broken: set[str] = set()
+    wanted = None if only is None else set(only) | _producers(directory, only)
     for path in sorted(directory.iterdir()):
+        if wanted is not None and path.stem not in wanted:
+            continue
         shown = _display(path, directory)
         if path.suffix == ".yml":
             problems.append(f"{shown}: domain files end in .yaml; rename it to {path.stem}.yaml")
@@ -1212,7 +1235,7 @@ def load_domains(directory: Path, *, stack: str) -> list[Domain]:
             problems.append(f"{shown}: name: domain '{domain.name}' is also defined in {domains[domain.name][1]}")
             continue
         domains[domain.name] = (domain, shown)
-    problems += _cross_domain(domains, broken, stack)
+    problems += _cross_domain(domains, broken, stack, only)
     if problems:
         raise ConfigError(problems, title=f"invalid domain files ({_display(directory, directory)}/*.yaml)")
     return [domain for domain, _ in domains.values() if stack in domain.stacks]

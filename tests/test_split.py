@@ -230,3 +230,22 @@ def test_the_migration_commands_move_every_domain_root() -> None:
     assert domain_roots("dev", ["sales"], state) == {"sales": "urn:pulumi:dev::dataplatform::x$y::sales"}
     with pytest.raises(ValueError, match="already moved"):
         domain_roots("dev", ["marketing"], state)
+
+
+def test_a_domain_stack_reads_only_its_file_and_its_producers(tmp_path: Path) -> None:
+    from components.domain_config import load_domains
+
+    folder = tmp_path / "domains"
+    folder.mkdir()
+    for name in ("sales", "marketing"):
+        (folder / f"{name}.yaml").write_text((PROJECT_DIR / "domains" / f"{name}.yaml").read_text())
+    (folder / "broken.yaml").write_text("name: broken\nconsumes: [nobody.nothing]\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml"):  # the environment's stack validates every file
+        load_domains(folder, stack="dev")
+    assert [d.name for d in load_domains(folder, stack="dev", only=["marketing"])] == ["marketing", "sales"]
+    assert [d.name for d in load_domains(folder, stack="dev", only=["sales"])] == ["sales"]
+    # The domain's own consumes are still checked.
+    text = (folder / "marketing.yaml").read_text().replace("sales.orders", "sales.nothing")
+    (folder / "marketing.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"consumes\[0\]: domain 'sales' has no product 'nothing'"):
+        load_domains(folder, stack="dev", only=["marketing"])
