@@ -25,8 +25,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.aws.cluster import kubeconfig
-from components.aws.foundation import AwsFoundation
+from components.aws.cluster import kubeconfig, provider_args
+from components.aws.foundation import AWS_PROVIDER, AwsFoundation, aws_provider_args
 from components.aws.lake import DataLake
 from components.config import StackConfig
 from components.scope import SCOPE_KEY, Scope
@@ -37,7 +37,6 @@ DOMAIN_INPUTS = "domainInputs"
 # Where the environment's providers sit: the URN of a provider holds its parent's type and its own name.
 FOUNDATION_TYPE, FOUNDATION_NAME = "dataplatform:foundation:AwsFoundation", "platform"
 CLUSTER_TYPE, CLUSTER_NAME = "dataplatform:cluster:KubernetesCluster", "cluster"
-AWS_PROVIDER_NAME = "aws"
 WORKLOAD_PROVIDER_NAME = f"{CLUSTER_NAME}-k8s-workloads"
 
 
@@ -134,12 +133,7 @@ class RemoteFoundation:
 
         platform = pulumi.ComponentResource(FOUNDATION_TYPE, FOUNDATION_NAME)
         self.aws_provider = aws.Provider(
-            AWS_PROVIDER_NAME,
-            aws.ProviderArgs(
-                region=config.region,
-                default_tags=aws.ProviderDefaultTagsArgs(tags={**config.common_tags, "domain": "platform"}),
-            ),
-            opts=pulumi.ResourceOptions(parent=platform),
+            AWS_PROVIDER, aws_provider_args(config), opts=pulumi.ResourceOptions(parent=platform)
         )
         cluster = pulumi.ComponentResource(CLUSTER_TYPE, CLUSTER_NAME, opts=pulumi.ResourceOptions(parent=platform))
         name, region = get("clusterName"), config.region
@@ -149,9 +143,7 @@ class RemoteFoundation:
             )
         )
         self.k8s_provider = k8s.Provider(
-            WORKLOAD_PROVIDER_NAME,
-            k8s.ProviderArgs(kubeconfig=config_text, cluster_identifier=name, enable_server_side_apply=True),
-            opts=pulumi.ResourceOptions(parent=cluster),
+            WORKLOAD_PROVIDER_NAME, provider_args(config_text, name), opts=pulumi.ResourceOptions(parent=cluster)
         )
         cluster.register_outputs({})
         platform.register_outputs({})

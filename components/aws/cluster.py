@@ -174,6 +174,16 @@ def kubeconfig(*, cluster_name: str, endpoint: str, ca_data: str, region: str) -
     )
 
 
+def provider_args(kubeconfig_text: pulumi.Output[str], cluster_name: pulumi.Output[str]) -> k8s.ProviderArgs:
+    """The cluster's Kubernetes providers' settings (a domain stack registers the same: components/split.py)."""
+    return k8s.ProviderArgs(
+        kubeconfig=kubeconfig_text,
+        # Replace the provider (and so every object) only when the cluster itself changes.
+        cluster_identifier=cluster_name,
+        enable_server_side_apply=True,
+    )
+
+
 def principal_key(arn: str) -> str:
     """A short, stable suffix for resources of one principal: the same ARN always gives the same name."""
     return hashlib.sha256(arn.encode()).hexdigest()[:10]
@@ -519,9 +529,4 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
 
     def _provider_args(self, cluster_name: pulumi.Output[str]) -> k8s.ProviderArgs:
-        return k8s.ProviderArgs(
-            kubeconfig=self.kubeconfig,
-            # Replace the provider (and so every object) only when the cluster itself changes.
-            cluster_identifier=cluster_name,
-            enable_server_side_apply=True,
-        )
+        return provider_args(self.kubeconfig, cluster_name)

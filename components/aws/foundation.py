@@ -39,6 +39,17 @@ CLUSTER_NAME_PREFIX = "dp"
 POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
 
 
+AWS_PROVIDER = "aws"
+
+
+def aws_provider_args(config: StackConfig) -> aws.ProviderArgs:
+    """The one AWS provider's settings (a domain stack registers the same: components/split.py)."""
+    return aws.ProviderArgs(
+        region=config.region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags={**config.common_tags, "domain": "platform"}),
+    )
+
+
 class AwsFoundation(pulumi.ComponentResource):
     def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("dataplatform:foundation:AwsFoundation", name, None, opts)
@@ -47,12 +58,7 @@ class AwsFoundation(pulumi.ComponentResource):
         protect = config.protection.protect_stateful
 
         self.aws_provider = aws.Provider(
-            "aws",
-            aws.ProviderArgs(
-                region=config.region,
-                default_tags=aws.ProviderDefaultTagsArgs(tags={**config.common_tags, "domain": "platform"}),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+            AWS_PROVIDER, aws_provider_args(config), opts=pulumi.ResourceOptions(parent=self)
         )
         with_aws = pulumi.ResourceOptions(parent=self, providers=[self.aws_provider])
         self.cluster_name = f"{CLUSTER_NAME_PREFIX}-{env}"
