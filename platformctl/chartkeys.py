@@ -230,7 +230,8 @@ def _drop_path(tree: dict[str, Any], path: str) -> None:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text()) or {}
+    # libyaml's parser: reference values files are large and pure-Python parsing dominated the checks.
+    return yaml.load(path.read_text(), Loader=yaml.CSafeLoader) or {}
 
 
 def reference_values(chart: str, version: str) -> dict[str, Any] | None:

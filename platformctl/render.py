@@ -31,6 +31,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -109,10 +110,17 @@ def find_source(chart: str, charts_src: Path) -> ChartSource | None:
     for path in sorted(charts_src.iterdir()):
         meta_file = path / "Chart.yaml"
         if meta_file.is_file():
-            meta = yaml.safe_load(meta_file.read_text()) or {}
-            if meta.get("name") == chart:
-                return ChartSource(path, chart, str(meta.get("version", "")))
+            name, version = _chart_meta(meta_file.read_text())
+            if name == chart:
+                return ChartSource(path, chart, version)
     return None
+
+
+@lru_cache(maxsize=256)
+def _chart_meta(text: str) -> tuple[object, str]:
+    """(name, version) of a Chart.yaml text; every lookup reads all of them, so each text is parsed once."""
+    meta = yaml.load(text, Loader=_YAML) or {}
+    return meta.get("name"), str(meta.get("version", ""))
 
 
 @dataclass

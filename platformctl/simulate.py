@@ -9,6 +9,7 @@ Tests, the offline plan and the validators all consume these records.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -298,7 +299,13 @@ def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}")
-    doc = yaml.safe_load(path.read_text()) or {}
+    return dict(_config_of(path.read_text()))
+
+
+@functools.lru_cache(maxsize=64)
+def _config_of(text: str) -> dict[str, str]:
+    """A stack file's text as config (parsed once per text: tests and validators ask for it often)."""
+    doc = yaml.safe_load(text) or {}
     out: dict[str, str] = {}
     for key, value in (doc.get("config") or {}).items():
         if key == SCOPE_KEY:

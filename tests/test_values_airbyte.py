@@ -84,7 +84,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[st
     with helm.Chart.load(str(copy)) as chart:
         for case, case_args in CASES.items():
             manifests = chart.render(airbyte_values(case_args), name=RELEASE, namespace="sales")
-            docs = (yaml.safe_load_all(text) for path, text in manifests.items() if path.endswith(".yaml"))
+            docs = (
+                yaml.load_all(text, Loader=yaml.CSafeLoader)
+                for path, text in manifests.items()
+                if path.endswith(".yaml")
+            )
             objects[case] = [doc for stream in docs for doc in stream if isinstance(doc, dict)]
     return objects
 

@@ -119,7 +119,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[st
     with helm.Chart.load(str(copy)) as chart:
         for case, case_args in CASES.items():
             manifests = chart.render(datahub_values(case_args), name=RELEASE, namespace="platform")
-            docs = (yaml.safe_load_all(t) for path, t in manifests.items() if path.endswith((".yaml", ".yml")))
+            docs = (
+                yaml.load_all(t, Loader=yaml.CSafeLoader)
+                for path, t in manifests.items()
+                if path.endswith((".yaml", ".yml"))
+            )
             objects[case] = [doc for stream in docs for doc in stream if isinstance(doc, dict)]
     return objects
 
