@@ -68,7 +68,7 @@ def analyst_role_name(environment: str, domain: str) -> str:
 
 
 def pipeline_role_name(environment: str, domain: str) -> str:
-    """The domain's Pod Identity role (components/domain_services.py names it)."""
+    """The domain's Pod Identity role (components/aws/domain_services.py names it)."""
     return f"dp-{environment}-{domain}-domain"
 
 

@@ -5,7 +5,7 @@
 PostgreSQL, calls its `deploy`, installs its chart with the values `deploy` returns (after the database,
 the ServiceAccounts and `ToolDeployment.after`), and puts its UI behind the sign-in gateway and an Ingress.
 
-How to add a tool (the sandbox, say):
+How to add a tool:
 1. `tools.<name>` in the domain file: a model with `enabled` in `Tools` (components/domain_config.py),
    documented in domains/README.md.
 2. `components/tools/<name>.py`: a docstring saying what the tool creates; `deploy(ctx: ToolContext) ->
@@ -22,6 +22,11 @@ How to add a tool (the sandbox, say):
 4. Tests: its values (a pure-function test), and its resources under `program_for(stack)`. A domain that
    does not enable it must register nothing new: `python -m platformctl.records` before and after,
    then `python -m platformctl.records diff` (docs/ci.md).
+
+Not tools here: the catalog ingestion (`tools.datahubIngestion`) has no chart, UI or database in the
+domain; it is the central catalog's feed (components/catalog_feed.py), created only when the stack
+runs a catalog. The analyst sandbox's AWS side is built by the foundation (`DomainRequest.sandbox`,
+components/aws/sandbox.py), and Superset's `deploy` adds its Athena connection.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ from components.tools import airbyte, dagster, superset
 from components.tools.base import ToolSpec
 
 TOOLS: tuple[ToolSpec, ...] = (dagster.SPEC, airbyte.SPEC, superset.SPEC)
-BY_NAME: dict[str, ToolSpec] = {t.name: t for t in TOOLS}
 
 # The UIs' unauthenticated health endpoints: the gateways let these alone through, and the load
 # balancer's target groups check them.
