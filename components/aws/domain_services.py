@@ -149,16 +149,19 @@ class AwsDomainServices(pulumi.ComponentResource):
             backup_days=refs.backup_days or BackupsConfig().rds_days(env),
             keep=keep,
         )
+        # The bucket and the metadata database, as a retired domain and an active one hand them back.
+        s3 = S3Settings(bucket=self.bucket.name, region=refs.region)
+        metadata_db = PostgresServer(
+            host=self.db.address,
+            port=5432,
+            admin_user=METADATA_DB_ADMIN,
+            admin_password=self.db_password.result,
+            sslmode="require",
+        )
         if keep.retired:
             self.services = DomainServices(
-                s3=S3Settings(bucket=self.bucket.name, region=refs.region),
-                metadata_db=PostgresServer(
-                    host=self.db.address,
-                    port=5432,
-                    admin_user=METADATA_DB_ADMIN,
-                    admin_password=self.db_password.result,
-                    sslmode="require",
-                ),
+                s3=s3,
+                metadata_db=metadata_db,
                 # No workgroup any more: nothing connects to the warehouse of a retired domain.
                 warehouse=WarehouseSettings(
                     kind="redshift", host=self.warehouse.endpoint, port=5439, database=WAREHOUSE_DB, user="", auth="iam"
@@ -289,14 +292,8 @@ class AwsDomainServices(pulumi.ComponentResource):
             )
 
         self.services = DomainServices(
-            s3=S3Settings(bucket=self.bucket.name, region=refs.region),
-            metadata_db=PostgresServer(
-                host=self.db.address,
-                port=5432,
-                admin_user=METADATA_DB_ADMIN,
-                admin_password=self.db_password.result,
-                sslmode="require",
-            ),
+            s3=s3,
+            metadata_db=metadata_db,
             warehouse=WarehouseSettings(
                 kind="redshift",
                 host=self.warehouse.endpoint,
