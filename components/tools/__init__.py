@@ -7,7 +7,7 @@ the ServiceAccounts and `ToolDeployment.after`), and puts its UI behind the sign
 
 How to add a tool:
 1. `tools.<name>` in the domain file: a model with `enabled` in `Tools` (components/domain_config.py),
-   documented in domains/README.md.
+   documented in domains/README.md; if the file sizes its pods, count them in `Domain._tools_fit_quota`.
 2. `components/tools/<name>.py`: a docstring saying what the tool creates; `deploy(ctx: ToolContext) ->
    ToolDeployment`, which creates what only this tool needs with `parent=ctx.stack` and logical names
    starting with `ctx.domain.name`; and `SPEC = ToolSpec(name=..., enabled=..., deploy=deploy, ...)`.
