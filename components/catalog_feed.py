@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,8 @@ class SupersetSource:
     username: str
     password_secret: str
     password_key: str
+    # What the ingestion waits for: the release (and through it the Secret holding the password).
+    after: tuple[pulumi.Resource, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -575,6 +577,7 @@ class DomainCatalogFeed(pulumi.ComponentResource):
                 env.append(_secret_env(WAREHOUSE_PASSWORD_VAR, SOURCES_SECRET, WAREHOUSE_PASSWORD_VAR))
             if "superset" in sources and superset is not None:
                 env.append(_secret_env(SUPERSET_PASSWORD_VAR, superset.password_secret, superset.password_key))
+                after += superset.after
 
             def render(a: list[Any]) -> dict[str, str]:
                 recipes = ingestion_recipes(

@@ -353,7 +353,9 @@ class DataDomainStack(pulumi.ComponentResource):
         if catalog is not None:
             superset = None
             if superset_tool.SPEC.enabled(domain):
-                superset = superset_tool.catalog_source(ns, tool_names(d, "superset").release)
+                superset = superset_tool.catalog_source(
+                    ns, tool_names(d, "superset").release, after=(self.releases["superset"],)
+                )
             self.catalog_feed = DomainCatalogFeed(
                 f"{d}-catalog",
                 domain,

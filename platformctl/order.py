@@ -17,6 +17,16 @@ from platformctl.simulate import Program, Resource
 ACCESS_POLICY = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 JOB = "kubernetes:batch/v1:Job"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+# Objects that run pods the engine creates directly (not through a Helm release).
+WORKLOADS = (
+    JOB,
+    CRONJOB,
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:apps/v1:DaemonSet",
+    "kubernetes:core/v1:Pod",
+)
 SERVICE = "kubernetes:core/v1:Service"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 RDS_INSTANCE = "aws:rds/instance:Instance"
@@ -222,8 +232,8 @@ def _mounted(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def mounted_sources(program: Program) -> list[tuple[Resource, Resource]]:
-    """(Job, ConfigMap or Secret) for every non-optional reference of a Job's pod to a source the program
-    creates in the Job's namespace."""
+    """(workload, ConfigMap or Secret) for every non-optional reference of a workload's pod (Job, CronJob's
+    job template, Deployment, StatefulSet, DaemonSet, Pod) to a source the program creates in its namespace."""
     created: dict[tuple[str, str | None, str], Resource] = {}
     for r in program.resources:
         kind = CONFIG_SOURCES.get(r.type)
@@ -231,25 +241,27 @@ def mounted_sources(program: Program) -> list[tuple[Resource, Resource]]:
         if kind and isinstance(name, str):
             created[(kind, namespace_of(r), name)] = r
     out = []
-    for job in program.of_type(JOB):
-        spec = pod_spec(dict(job.inputs))
+    for workload in (r for r in program.resources if r.type in WORKLOADS):
+        spec = pod_spec(dict(workload.inputs))
         for kind, name in sorted(set(_mounted(spec or {}))):
-            source = created.get((kind, namespace_of(job), name))
+            source = created.get((kind, namespace_of(workload), name))
             if source is not None:
-                out.append((job, source))
+                out.append((workload, source))
     return out
 
 
 def mount_violations(program: Program) -> list[str]:
-    """Every Job the program creates waits for the ConfigMaps and Secrets (created by the program in its
-    namespace) that its pod mounts or reads: a Job starts its pod at once and the engine waits for it to
-    complete. CronJobs start no pod when applied, so they are not checked."""
+    """Every workload the program creates waits for the ConfigMaps and Secrets (created by the program in
+    its namespace) that its pod mounts or reads. A Job starts its pod at once and the engine waits for it to
+    complete; a CronJob's run may start at any time after it exists, and a run whose Secret is missing
+    fails its schedule (CreateContainerConfigError until the deadline); a Deployment's pods do not become
+    ready, so the engine's await fails."""
     closure = waits_for(program)
     return [
-        f"{job.type} {job.name} does not wait for the {CONFIG_SOURCES[source.type]} "
+        f"{workload.type} {workload.name} does not wait for the {CONFIG_SOURCES[source.type]} "
         f"{source.inputs['metadata']['name']} it needs"
-        for job, source in mounted_sources(program)
-        if source.urn not in closure(job.urn)
+        for workload, source in mounted_sources(program)
+        if source.urn not in closure(workload.urn)
     ]
 
 

@@ -190,6 +190,44 @@ def test_mount_check_names_a_job_started_before_its_secret() -> None:
     ]
 
 
+def test_mount_check_names_a_cronjob_or_deployment_started_before_its_secret() -> None:
+    """The ingestion CronJobs read superset-credentials; a run scheduled before it exists cannot start."""
+    secret = record(
+        "kubernetes:core/v1:Secret", "sales-superset", {"metadata": {"name": "creds", "namespace": "sales"}}
+    )
+    env = {"containers": [{"name": "c", "env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "creds"}}}]}]}
+
+    def cron(name: str, **kw: Any) -> Resource:
+        template = {"spec": {"template": {"spec": env}}}
+        inputs = {
+            "kind": "CronJob",
+            "metadata": {"name": name, "namespace": "sales"},
+            "spec": {"jobTemplate": template},
+        }
+        return record(order.CRONJOB, name, inputs, **kw)
+
+    deployment = record(
+        "kubernetes:apps/v1:Deployment",
+        "web",
+        {"kind": "Deployment", "metadata": {"name": "web", "namespace": "sales"}, "spec": {"template": {"spec": env}}},
+    )
+    program = Program("dev", False, [secret, cron("ingest"), cron("ok", depends_on=[secret.urn]), deployment], {})
+    assert order.mount_violations(program) == [
+        f"{order.CRONJOB} ingest does not wait for the Secret creds it needs",
+        "kubernetes:apps/v1:Deployment web does not wait for the Secret creds it needs",
+    ]
+
+
+def test_the_ingestion_cronjob_waits_for_the_superset_release() -> None:
+    p = program_for("dev")
+    closure = order.waits_for(p)
+    (release,) = [r for r in p.of_type(order.RELEASE) if r.name == "sales-superset"]
+    (cron,) = [r for r in p.of_type(order.CRONJOB) if r.name == "sales-catalog-ingestion"]
+    assert release.urn in closure(cron.urn)
+    checked = {(w.name, s.name) for w, s in order.mounted_sources(p)}
+    assert ("sales-catalog-ingestion", "sales-superset-credentials") in checked
+
+
 # --- runtime reachability ----------------------------------------------------------------------
 
 

@@ -145,10 +145,13 @@ def _sign_in(ctx: ToolContext) -> superset_values.SupersetSignIn | None:
     )
 
 
-def catalog_source(namespace: str, release: str) -> SupersetSource:
-    """How the domain's catalog ingestion reads Superset (its dashboards and charts)."""
+def catalog_source(namespace: str, release: str, after: tuple[pulumi.Resource, ...] = ()) -> SupersetSource:
+    """How the domain's catalog ingestion reads Superset (its dashboards and charts); `after`: the release,
+    which waits for `superset-credentials`, whose admin password the ingestion reads."""
     svc, port = superset_values.superset_ui_service(release)
-    return SupersetSource(f"http://{svc}.{namespace}.svc:{port}", ADMIN, CREDENTIALS_SECRET, "SUPERSET_ADMIN_PASSWORD")
+    return SupersetSource(
+        f"http://{svc}.{namespace}.svc:{port}", ADMIN, CREDENTIALS_SECRET, "SUPERSET_ADMIN_PASSWORD", after
+    )
 
 
 SPEC = ToolSpec(
