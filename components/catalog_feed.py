@@ -23,7 +23,8 @@ reference credentials as `${VAR}`, which the DataHub CLI expands from env only, 
 RuntimeDefault seccomp, read-only root filesystem with emptyDirs for /tmp and the CLI's home), sized
 and pinned; logical names start with the domain name and nothing depends on another domain's file
 but the grants the caller resolved. Dagster has no pull source in DataHub: its push sensor
-(acryl-datahub-dagster-plugin) runs in the user code, which `dagster_env` lets reach GMS.
+(acryl-datahub-dagster-plugin) runs in the user code, which reads this token from a mounted file
+(`components/values/dagster.py`, `DATAHUB_GMS_TOKEN_FILE`).
 """
 
 from __future__ import annotations
@@ -474,14 +475,6 @@ class DomainCatalogFeed(pulumi.ComponentResource):
         token_env = [
             _env("DATAHUB_GMS_URL", catalog.gms_url),
             _secret_env("DATAHUB_GMS_TOKEN", catalog.token_secret, catalog.token_key),
-        ]
-        # The Dagster user code's DataHub sensor (push-based) reads these (tools.dagster values).
-        self.dagster_env = [
-            {"name": "DATAHUB_GMS_URL", "value": catalog.gms_url},
-            {
-                "name": "DATAHUB_GMS_TOKEN",
-                "valueFrom": {"secretKeyRef": {"name": catalog.token_secret, "key": catalog.token_key}},
-            },
         ]
 
         # --- registration --------------------------------------------------------------------------

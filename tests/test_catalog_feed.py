@@ -152,7 +152,6 @@ def _run(
             opts=pulumi.ResourceOptions(providers=[provider]),
         )
         pulumi.export("feed", feed.exports)
-        pulumi.export("dagster_env", feed.dagster_env)
 
     return run_function(build)
 
@@ -465,12 +464,9 @@ def test_superset_source_needs_its_connection() -> None:
         pull_sources(sources, None)
 
 
-def test_dagster_has_no_pull_source_but_can_push(sales: Program) -> None:
+def test_dagster_has_no_pull_source(sales: Program) -> None:
+    # It pushes from the user code instead, with the token file (tests/test_values_dagster.py).
     assert "dagster" not in _recipes(sales)
-    assert sales.exports["dagster_env"][1] == {
-        "name": "DATAHUB_GMS_TOKEN",
-        "valueFrom": {"secretKeyRef": {"name": "datahub-ingestion-token", "key": "token"}},
-    }
 
 
 # --- token plumbing ---------------------------------------------------------------------------------------
