@@ -19,6 +19,7 @@ from components.domain_config import load_domains
 from components.examples import refuse_example_values
 from components.foundations import foundation_exports, make_foundation
 from components.identity_provider import sign_in_settings
+from components.notebooks import AnalystNotebooks, notebooks_url, sandbox_domains
 from components.quality import check_quality
 from components.retirement import adoptions, load_retired_records
 from components.sign_in import redirect_uris
@@ -52,6 +53,9 @@ foundation = (
 ui_urls = domain_ui_urls(domains, foundation)
 if config.catalog.enabled and scope.kind != "domain":
     ui_urls["datahub"] = [catalog_ui_url(config, foundation)]
+# The notebooks belong to the environment's part (a domain stack has only its analyst role).
+if sandboxes := sandbox_domains(domains) if scope.kind != "domain" else []:
+    ui_urls["notebooks"] = [notebooks_url(config, foundation)]
 sign_in = sign_in_settings(
     config,
     foundation,
@@ -104,7 +108,21 @@ stacks = {
     if scope.includes(d.name)
 }
 
-# 6. Exports.
+# 6. The analysts' notebooks: one hub, a profile per domain that enables the sandbox (docs/notebooks.md).
+notebooks = (
+    AnalystNotebooks(
+        "notebooks",
+        sandboxes,
+        foundation,
+        sign_in=sign_in,
+        grants={d.name: grants_for(d, by_name) for d in sandboxes},
+        opts=pulumi.ResourceOptions(providers=foundation.providers),
+    )
+    if sandboxes
+    else None
+)
+
+# 7. Exports.
 if not isinstance(foundation, RemoteFoundation):
     for key, value in foundation_exports(foundation).items():
         pulumi.export(key, value)
@@ -116,3 +134,5 @@ if sign_in.test_users is not None:
     pulumi.export("signIn", sign_in.test_users)
 if catalog:
     pulumi.export("catalog", catalog.exports)
+if notebooks:
+    pulumi.export("notebooks", notebooks.exports)

@@ -32,6 +32,7 @@ ChartName = Literal[
     "oauth2-proxy",
     "dex",
     "opencost",
+    "jupyterhub",
 ]
 
 # The Dagster chart is released with Dagster itself (same version); domain user-code images must
@@ -73,6 +74,9 @@ PINNED: dict[str, Chart] = {
     "dex": Chart(chart="dex", repo="https://charts.dexidp.io", version="0.24.0"),
     # Actual spend per namespace (AWS stacks); chart 2.5.17 ships OpenCost 1.120.1.
     "opencost": Chart(chart="opencost", repo="https://opencost.github.io/opencost-helm-chart", version="2.5.17"),
+    # The analyst sandbox's notebooks (zero-to-jupyterhub 4.4.0: JupyterHub 5.5.0, KubeSpawner 7.0.0,
+    # OAuthenticator 17.4.0 in its hub image).
+    "jupyterhub": Chart(chart="jupyterhub", repo="https://hub.jupyter.org/helm-chart/", version="4.4.0"),
 }
 
 

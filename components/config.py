@@ -247,6 +247,37 @@ class LocalConfig(StrictModel):
     )
 
 
+# The analyst notebooks' image as shipped: an example, refused by real runs (components/examples.py);
+# build images/sandbox-notebook and set yours.
+EXAMPLE_NOTEBOOK_IMAGE = "ghcr.io/example-org/sandbox-notebook"
+
+
+class NotebookResources(StrictModel):
+    """What one analyst's notebook server may use (KubeSpawner guarantee = request, limit = limit)."""
+
+    cpu_request: str = Field(default="250m", pattern=r"^\d+(\.\d+)?m?$")
+    cpu_limit: str = Field(default="2", pattern=r"^\d+(\.\d+)?m?$")
+    memory_request: str = Field(default="1Gi", pattern=r"^\d+(Mi|Gi)$")
+    memory_limit: str = Field(default="4Gi", pattern=r"^\d+(Mi|Gi)$")
+
+
+class NotebooksConfig(StrictModel):
+    """The analyst sandbox's JupyterHub (docs/notebooks.md); deployed only when a domain enables tools.sandbox."""
+
+    # Built from images/sandbox-notebook (DuckDB with httpfs, PyAthena, pandas) and pushed by CI.
+    image: DagsterImage = DagsterImage(repository=EXAMPLE_NOTEBOOK_IMAGE, tag="0.1.0")
+    # Idle culling: a server with no activity for this long is stopped (its home volume stays).
+    cull_timeout_seconds: int = Field(default=3600, ge=300, le=7 * 86400)
+    cull_every_seconds: int = Field(default=600, ge=60, le=3600)
+    # Any server older than this is stopped whatever its activity (0: no maximum age).
+    cull_max_age_seconds: int = Field(default=8 * 3600, ge=0, le=30 * 86400)
+    # Each user's home volume (one PVC per user); the volume is kept when the server stops.
+    storage_gib: int = Field(default=10, ge=1, le=200)
+    user: NotebookResources = NotebookResources()
+    # The shared `sandbox` namespace's quota: every user server, the hub and the proxy count against it.
+    quota: NamespaceQuotaConfig = NamespaceQuotaConfig(cpu="8", memory="32Gi", pods=40)
+
+
 # An IdP group name as the groups claim carries it (Entra ID: object ids; Okta/Google/Keycloak: names).
 GroupName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w .@:/=+-]+$")]
 DEX_CLIENT_ID = "dataplatform"
@@ -320,6 +351,7 @@ class StackConfig(StrictModel):
     sizing: Literal["standard", "laptop"] = "standard"
     charts: dict[ChartName, ChartOverride] = Field(default_factory=dict)
     identity: IdentityConfig
+    notebooks: NotebooksConfig = NotebooksConfig()
     # The OIDC client secret as a Pulumi secret (`pulumi config set --secret dataplatform:identityClientSecret`).
     identity_client_secret: SecretStr | None = None
     # Slack incoming-webhook URL per domain using quality.alerts.channel: slack. Set it as a secret

@@ -6,10 +6,11 @@ Creates:
 - a ResourceQuota (requests, limits, pods; no LoadBalancer or NodePort Services: UIs go through Ingress)
   and a LimitRange giving containers that set nothing a default request and limit;
 - NetworkPolicies: default deny in both directions, then explicit allows: traffic inside the
-  namespace, DNS to kube-system, HTTPS egress (AWS APIs and the Kubernetes API), egress to the
-  private data services (metadata DB, warehouse) by CIDR and port, ingress to the UI ports from
-  the load balancer's sources, egress to the central catalog's namespace, and egress to listed
-  namespaces on listed ports (in-cluster data services).
+  namespace (unless `same_namespace` is off: a namespace shared by mutually untrusted pods, such as
+  the analysts' notebook servers, lists its own paths instead), DNS to kube-system, HTTPS egress
+  (AWS APIs and the Kubernetes API), egress to the private data services (metadata DB, warehouse)
+  by CIDR and port, ingress to the UI ports from the load balancer's sources, egress to the central
+  catalog's namespace, and egress to listed namespaces on listed ports (in-cluster data services).
 
 Invariants: every policy selects pods of this namespace only; nothing is opened that is not listed
 in `GuardrailsArgs`; the quota and limits are plain strings already validated by the caller.
@@ -73,6 +74,8 @@ class GuardrailsArgs:
     extra_labels: dict[str, str] = field(default_factory=dict)
     # The enforced Pod Security level: "restricted" only where every workload passes it (the render check proves it).
     pss_enforce: str = "baseline"
+    # Off where pods of the namespace must not reach each other by default (the sandbox's user servers).
+    same_namespace: bool = True
 
     def __post_init__(self) -> None:
         if self.pss_enforce not in PSS_ENFORCE_LEVELS:
@@ -150,20 +153,6 @@ class NamespaceGuardrails(pulumi.ComponentResource):
             "default-deny": k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=all_pods, policy_types=["Ingress", "Egress"]
             ),
-            "allow-same-namespace": k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=all_pods,
-                policy_types=["Ingress", "Egress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=all_pods)]
-                    )
-                ],
-                egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=all_pods)]
-                    )
-                ],
-            ),
             "allow-dns": k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=all_pods,
                 policy_types=["Egress"],
@@ -200,6 +189,21 @@ class NamespaceGuardrails(pulumi.ComponentResource):
                 ],
             ),
         }
+        if args.same_namespace:
+            policies["allow-same-namespace"] = k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=all_pods,
+                policy_types=["Ingress", "Egress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=all_pods)]
+                    )
+                ],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=all_pods)]
+                    )
+                ],
+            )
         if args.private_egress:
             policies["allow-data-services"] = k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=all_pods,

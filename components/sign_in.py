@@ -26,6 +26,7 @@ from components.charts import ChartOverride, release_args
 from components.identity_provider import SignInSettings, public_url
 from components.interfaces import IngressSettings
 from components.values import oauth2_proxy as gateway_values
+from components.values.jupyterhub import CALLBACK_PATH as JUPYTERHUB_CALLBACK_PATH
 
 SECRET = "sign-in"
 GATEWAY_PORT = gateway_values.CONTAINER_PORT
@@ -106,7 +107,13 @@ class SignInGateways(pulumi.ComponentResource):
 
 
 # Where each tool's own OIDC login returns to (besides the gateways' CALLBACK_PATH).
-TOOL_CALLBACKS = {"superset": ("/oauth-authorized/oidc",), "datahub": ("/callback/oidc",)}
+TOOL_CALLBACKS = {
+    "superset": ("/oauth-authorized/oidc",),
+    "datahub": ("/callback/oidc",),
+    "notebooks": (JUPYTERHUB_CALLBACK_PATH,),
+}
+# UIs that sign users in themselves, with no gateway in front (JupyterHub's GenericOAuthenticator).
+NO_GATEWAY = frozenset({"notebooks"})
 
 
 def redirect_uris(ui_urls: Mapping[str, Sequence[str]]) -> list[str]:
@@ -114,6 +121,7 @@ def redirect_uris(ui_urls: Mapping[str, Sequence[str]]) -> list[str]:
     out = []
     for tool, urls in sorted(ui_urls.items()):
         for url in urls:
-            out.append(url + gateway_values.CALLBACK_PATH)
+            if tool not in NO_GATEWAY:
+                out.append(url + gateway_values.CALLBACK_PATH)
             out += [url + path for path in TOOL_CALLBACKS.get(tool, ())]
     return sorted(out)

@@ -85,6 +85,7 @@ REFERENCES: dict[tuple[str, str], Reference] = {
     ),
     ("oauth2-proxy", "10.7.0"): Reference("oauth2-proxy-10.7.0.values.yaml"),
     ("dex", "0.24.0"): Reference("dex-0.24.0.values.yaml"),
+    ("jupyterhub", "4.4.0"): Reference("jupyterhub-4.4.0.values.yaml"),
 }
 
 # Keys the chart reads but its values.yaml shows only as commented examples (or, for Airbyte, declares

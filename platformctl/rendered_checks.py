@@ -509,7 +509,9 @@ def image_findings(objects: Iterable[dict[str, Any]], namespace: str | None = No
 #   (API_KEY, ACCESS_KEY, PRIVATE_KEY, SECRET_KEY, ...); plain KEY is too common (PARTITION_KEY);
 # - a reference, not a secret, when the last word says so (..._SECRET_NAME, ..._TOKEN_URL,
 #   ..._PASSWORD_FILE, AWS_ACCESS_KEY_ID, ..._ENABLED) or when SECRET_KEY follows a secret word
-#   (CLIENT_SECRET_SECRET_KEY, PASSWORD_SECRET_KEY: the key *inside* a Secret, existingSecret style);
+#   (CLIENT_SECRET_SECRET_KEY, PASSWORD_SECRET_KEY: the key *inside* a Secret, existingSecret style),
+#   or when it ends in SECRET OR DEFAULT (zero-to-jupyterhub's name templates map
+#   `hub-existing-secret-or-default` to the name of the Secret the hub reads);
 # - a switch, not a secret, when the first word says so (ALLOW_EMPTY_PASSWORD: bitnami's Redis sets it to "no").
 # A literal value that is empty or a `$(VAR)` reference to another variable is not a secret.
 _SECRET_WORDS = _names("PASSWORD PASSWD PASS PASSPHRASE SECRET SECRETS TOKEN APIKEY CREDENTIAL CREDENTIALS PRIVATEKEY")
@@ -537,6 +539,8 @@ def secret_like(name: str) -> bool:
     if w[-2:] in (["PULL", "SECRET"], ["PULL", "SECRETS"]):
         return False
     if w[-2:] == ["SECRET", "KEY"] and len(w) > 2 and w[-3] in _SECRET_KEY_OWNERS:
+        return False
+    if w[-3:] == ["SECRET", "OR", "DEFAULT"]:
         return False
     if any(x in _SECRET_WORDS for x in w):
         return True

@@ -372,6 +372,8 @@ def test_secrets_outside_secret_objects(obj: dict[str, Any]) -> None:
         ("ALLOW_EMPTY_PASSWORD", False),  # bitnami Redis's switch, "no" in the Superset release's Redis
         ("USE_PASSWORD_FILES", False),
         ("ALLOWED_TOKEN", True),
+        ("hub-existing-secret-or-default", False),
+        ("default-secret", True),
     ],
 )
 def test_secret_like_names(name: str, secret: bool) -> None:

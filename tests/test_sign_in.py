@@ -15,9 +15,10 @@ from components.charts import PINNED
 from components.config import parse_stack_config
 from components.domain_config import load_domains
 from components.runtime import superset_sign_in
+from components.sandbox_names import SANDBOX_NAMESPACE
 from components.validation import ConfigError
 from components.values import dex as dex_values
-from components.values import oauth2_proxy
+from components.values import jupyterhub, oauth2_proxy
 from platformctl.chartkeys import reference_values, shared_charts_dir, unknown_keys
 from platformctl.simulate import PROJECT_DIR
 from tests.harness import Program, Secret, program_for, stack_config
@@ -50,12 +51,28 @@ def backend(ingress: dict[str, Any]) -> str:
     return path["backend"]["service"]["name"]
 
 
+def signs_in_itself(program: Program, ingress: Any) -> bool:
+    """The analysts' JupyterHub: its proxy sends every request without a hub cookie or token to the hub's
+    own OIDC sign-in (GenericOAuthenticator), which admits only the listed groups (tests/test_notebooks.py)."""
+    ns = ingress.inputs["metadata"]["namespace"]
+    if ns != SANDBOX_NAMESPACE or backend(ingress.inputs) != "proxy-public":
+        return False
+    (hub,) = [r for r in program.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub"]
+    config = hub.inputs["values"]["hub"]["config"]
+    return (
+        config["JupyterHub"]["authenticator_class"] == "generic-oauth"
+        and bool(config["GenericOAuthenticator"]["allowed_groups"])
+    )
+
+
 def test_every_ui_ingress_targets_a_sign_in_gateway(program: Program) -> None:
     by_name = gateways(program)
     ingresses = program.of_type(INGRESS)
     uis = [i for i in ingresses if i.inputs["metadata"]["namespace"] != "identity"]
     assert len(uis) >= 7  # three tools in two domains, and DataHub
-    for ingress in uis:
+    own = [i.name for i in uis if signs_in_itself(program, i)]
+    assert own == ["notebooks-ingress"]  # the shipped examples enable the sandbox
+    for ingress in (i for i in uis if i.name not in own):
         service = backend(ingress.inputs)
         assert service in by_name, f"{ingress.name} reaches {service} without a sign-in gateway"
         # The gateway proxies to the UI of the same host, in the same namespace.
@@ -126,7 +143,9 @@ def test_load_balancer_reaches_only_the_gateways(program: Program) -> None:
         if policy.inputs["metadata"]["namespace"] in ("identity", "minio", "cnpg-system"):
             continue
         (rule,) = policy.inputs["spec"]["ingress"]
-        assert rule["ports"] == [{"protocol": "TCP", "port": oauth2_proxy.CONTAINER_PORT}], policy.name
+        # The sandbox hub's proxy, which hands unsigned requests to the hub's own sign-in.
+        port = jupyterhub.PROXY_CONTAINER_PORT if policy.inputs["metadata"]["namespace"] == SANDBOX_NAMESPACE else None
+        assert rule["ports"] == [{"protocol": "TCP", "port": port or oauth2_proxy.CONTAINER_PORT}], policy.name
 
 
 def leaves(value: Any) -> list[Any]:

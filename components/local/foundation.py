@@ -322,6 +322,11 @@ class LocalFoundation(pulumi.ComponentResource):
     def providers(self) -> list[pulumi.ProviderResource]:
         return [self.k8s_provider]
 
+    @property
+    def lake_refs(self) -> LocalPlatformRefs:
+        """The shared MinIO (and what to wait for), for other local consumers of the lake (the sandbox)."""
+        return self._refs
+
     def ingress_settings(self, group: str) -> IngressSettings:
         return IngressSettings(class_name=INGRESS_CLASS, annotations={}, scheme="http", public_port=UI_PORT_FORWARD)
 

@@ -1,0 +1,224 @@
+"""LocalSandboxLake: on the local foundation, what stands in for a domain's analyst IAM role: a read-only
+MinIO user per sandbox domain.
+
+Creates, for each sandbox domain `d`:
+- the MinIO user `<d>-analyst` with a generated secret key (pulumi-random) and a policy that reads only
+  the domain's own `curated/` zone and the product prefixes it consumes (s3:ListBucket limited by an
+  s3:prefix condition, s3:GetObject under the prefix; nothing else, no write anywhere). A Job in MinIO's
+  namespace applies user and policy idempotently with `mc`, so MinIO's root credentials never leave
+  that namespace (the same pattern as the domains' lake users, components/domain_services_local.py);
+- the keys in the Secret `analyst-<d>-lake` of the sandbox namespace (AWS_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY), which the domain's notebook profile loads whole as env;
+and one NetworkPolicy in MinIO's namespace that admits the sandbox namespace on the S3 port (MinIO's
+guardrails admit only domain namespaces).
+
+Invariants: the Job carries secretKeyRefs only; the analyst user can list or read nothing outside its
+grants and write nothing; each Job waits for MinIO and its user's Secret, and a new key replaces the
+immutable Secret and with it the Job (its pod template names the Secret's uid), which re-applies it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.domain_services_local import (
+    LAKE_INIT_RESOURCES,
+    MC_IMAGE,
+    MINIO_ROOT_PASSWORD_KEY,
+    MINIO_ROOT_USER_KEY,
+    LocalPlatformRefs,
+    lake_bucket_name,
+)
+from components.guardrails import OWNER_LABEL
+from components.interfaces import ProductGrant
+from components.values.common import S3_CREDENTIAL_KEYS
+from components.workloads import hardened_container_security, hardened_pod_security
+
+CURATED_PREFIX = "curated/"
+_MC_ALIAS = "lake"
+
+
+def analyst_credentials_secret(domain: str) -> str:
+    """The Secret in the sandbox namespace holding `domain`'s read-only MinIO keys."""
+    return f"analyst-{domain}-lake"
+
+
+def analyst_lake_policy(bucket: str, grants: Sequence[tuple[ProductGrant, str]]) -> dict[str, Any]:
+    """Read-only: `bucket`'s curated zone, and each (grant, producer bucket)'s product prefix."""
+    reads = [(bucket, CURATED_PREFIX, "Curated")] + [
+        (producer_bucket, grant.prefix, f"Consume{i}")
+        for i, (grant, producer_bucket) in enumerate(sorted(grants, key=lambda g: (g[0].producer, g[0].product)))
+    ]
+    statements: list[dict[str, Any]] = []
+    for target, prefix, sid in reads:
+        statements += [
+            {
+                "Sid": f"{sid}List",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{target}"],
+                "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
+            },
+            {
+                "Sid": f"{sid}Read",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{target}/{prefix}*"],
+            },
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def analyst_user_script(*, policy_name: str, policy: dict[str, Any]) -> str:
+    """Idempotent: `user add` creates or updates the key, `policy create` replaces, `policy attach` accepts an
+    attached policy. No bucket is created: the domain's lake Job owns its bucket."""
+    a = _MC_ALIAS
+    return (
+        "\n".join(
+            [
+                "set -eu",
+                # Keys on stdin, so the secret key is in no process's arguments.
+                f'printf "%s\\n%s\\n" "$ANALYST_ACCESS_KEY" "$ANALYST_SECRET_KEY" | mc admin user add {a}',
+                f"cat > /tmp/policy.json <<'JSON'\n{json.dumps(policy, indent=2)}\nJSON",
+                f"mc admin policy create {a} {policy_name} /tmp/policy.json",
+                f'mc admin policy attach {a} {policy_name} --user "$ANALYST_ACCESS_KEY"',
+            ]
+        )
+        + "\n"
+    )
+
+
+def _secret_env(name: str, secret: pulumi.Input[str], key: str) -> k8s.core.v1.EnvVarArgs:
+    return k8s.core.v1.EnvVarArgs(
+        name=name,
+        value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)),
+    )
+
+
+class LocalSandboxLake(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        grants: Mapping[str, Sequence[ProductGrant]],
+        refs: LocalPlatformRefs,
+        after: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`grants[d]`: the products domain `d` consumes; `after`: the sandbox namespace's guardrails."""
+        super().__init__("dataplatform:notebooks_local:LocalSandboxLake", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        in_sandbox = pulumi.ResourceOptions(parent=self, depends_on=list(after))
+        access_id, secret_id = S3_CREDENTIAL_KEYS
+        self.secrets: dict[str, k8s.core.v1.Secret] = {}
+        self.jobs: dict[str, k8s.batch.v1.Job] = {}
+        for d, domain_grants in sorted(grants.items()):
+            labels = {OWNER_LABEL: d}
+            access_key = f"{d}-analyst"
+            secret_key = random.RandomPassword(
+                f"{d}-notebooks-lake-key", random.RandomPasswordArgs(length=40, special=False), opts=child
+            )
+            self.secrets[d] = k8s.core.v1.Secret(
+                f"{d}-notebooks-lake-credentials",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=analyst_credentials_secret(d), namespace=namespace, labels=labels
+                ),
+                type="Opaque",
+                string_data={access_id: access_key, secret_id: secret_key.result},
+                opts=in_sandbox,
+            )
+            user_secret = k8s.core.v1.Secret(
+                f"{d}-notebooks-lake-user",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{d}-analyst-user", namespace=refs.minio_namespace, labels=labels
+                ),
+                type="Opaque",
+                immutable=True,
+                string_data={access_id: access_key, secret_id: secret_key.result},
+                opts=child,
+            )
+            bucket = lake_bucket_name(refs.environment, d)
+            producer_buckets = [(g, lake_bucket_name(refs.environment, g.producer)) for g in domain_grants]
+            script = analyst_user_script(
+                policy_name=f"{d}-analyst", policy=analyst_lake_policy(bucket, producer_buckets)
+            )
+            root = refs.minio_root_secret
+            self.jobs[d] = k8s.batch.v1.Job(
+                f"{d}-notebooks-lake-init",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{d}-analyst-init", namespace=refs.minio_namespace, labels=labels
+                ),
+                spec=k8s.batch.v1.JobSpecArgs(
+                    backoff_limit=6,
+                    template=k8s.core.v1.PodTemplateSpecArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(
+                            labels={**labels, "app.kubernetes.io/name": "analyst-init"},
+                            annotations={"dataplatform.io/credentials-uid": user_secret.metadata.uid},
+                        ),
+                        spec=k8s.core.v1.PodSpecArgs(
+                            restart_policy="OnFailure",
+                            service_account_name=refs.lake_init_service_account,
+                            automount_service_account_token=False,
+                            security_context=hardened_pod_security(),
+                            containers=[
+                                k8s.core.v1.ContainerArgs(
+                                    name="mc",
+                                    image=MC_IMAGE,
+                                    command=["/bin/sh", "-c", script],
+                                    env=[
+                                        _secret_env("MINIO_ROOT_USER", root, MINIO_ROOT_USER_KEY),
+                                        _secret_env("MINIO_ROOT_PASSWORD", root, MINIO_ROOT_PASSWORD_KEY),
+                                        # mc's alias from the environment; Kubernetes expands $(VAR) from the above.
+                                        k8s.core.v1.EnvVarArgs(
+                                            name=f"MC_HOST_{_MC_ALIAS}",
+                                            value=f"http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@{refs.minio_address}",
+                                        ),
+                                        k8s.core.v1.EnvVarArgs(name="MC_CONFIG_DIR", value="/tmp/.mc"),
+                                        _secret_env("ANALYST_ACCESS_KEY", user_secret.metadata.name, access_id),
+                                        _secret_env("ANALYST_SECRET_KEY", user_secret.metadata.name, secret_id),
+                                    ],
+                                    security_context=hardened_container_security(),
+                                    resources=LAKE_INIT_RESOURCES,
+                                    volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+                                )
+                            ],
+                            volumes=[
+                                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
+                            ],
+                        ),
+                    ),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[user_secret, *refs.lake_after]),
+            )
+        minio_port = int(refs.minio_address.rsplit(":", 1)[1])
+        self.minio_access = k8s.networking.v1.NetworkPolicy(
+            "notebooks-minio-access",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="allow-sandbox", namespace=refs.minio_namespace, labels={OWNER_LABEL: "platform"}
+            ),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": namespace}
+                                )
+                            )
+                        ],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=minio_port)],
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(refs.lake_after)),
+        )
+        self.register_outputs({"users": [f"{d}-analyst" for d in sorted(grants)]})
