@@ -57,6 +57,7 @@ def example_value_problems(
     config: StackConfig, domains: Iterable[Domain], domains_dir: Path = PROJECT_DIR / "domains"
 ) -> list[str]:
     """One line per key that still holds an example value, naming the key and what to set."""
+    domains = list(domains)
     folder = domains_dir.resolve()
     shown = folder.relative_to(PROJECT_DIR).as_posix() if folder.is_relative_to(PROJECT_DIR) else str(folder)
     key = f"{NAMESPACE}:"
@@ -99,6 +100,14 @@ def example_value_problems(
         problems.append(
             f"{key}identity.clientSecretArn: is in the example account {EXAMPLE_ACCOUNT_ID}; "
             "set the ARN of the Secrets Manager secret holding the OIDC client secret"
+        )
+    notebook_image = config.notebooks.image.repository
+    if notebook_image.startswith(EXAMPLE_IMAGE_PREFIX) and any(
+        d.tools.sandbox.enabled and not d.retired for d in domains
+    ):
+        problems.append(
+            f"{key}notebooks.image.repository: {notebook_image!r} is an example image; build "
+            "images/sandbox-notebook and set where you pushed it (docs/notebooks.md)"
         )
     for domain in domains:
         if domain.retired:

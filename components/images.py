@@ -116,8 +116,24 @@ SUPERSET_REDIS = ImageContract(
     source="bitnami/charts bitnami/redis/values.yaml at chart 17.9.4: image docker.io/bitnami/redis:7.0.10-debian-11-r4",
 )
 
+# The analysts' notebook servers: built from images/sandbox-notebook by CI (workflow job `sandbox-image`);
+# each stack names its build in dataplatform:notebooks.image (the shipped example is refused by real runs).
+# The chart starts `jupyterhub-singleuser` (singleuser.cmd) as uid 1000 / gid 100 (singleuser.uid, fsGid).
+SANDBOX_NOTEBOOK = ImageContract(
+    repository="ghcr.io/example-org/sandbox-notebook",
+    tag="0.1.0",
+    executables=frozenset({"jupyterhub-singleuser", "python", "sh"}),
+    python_modules=frozenset({"duckdb", "pyathena", "pandas", "boto3", "sandbox_lake"}),
+    source=(
+        "images/sandbox-notebook/Dockerfile: quay.io/jupyter/minimal-notebook:2025-11-24 (jupyter/docker-stacks: "
+        "user jovyan 1000:100, conda Python and jupyterhub-singleuser on PATH), requirements.txt pins duckdb "
+        "1.4.4, pyathena[pandas] 3.40.0 (boto3 is its dependency) and pandas 2.3.3; the httpfs and aws DuckDB "
+        "extensions installed into DUCKDB_EXTENSION_DIRECTORY; sandbox_lake.py on PYTHONPATH"
+    ),
+)
+
 IMAGES: dict[str, ImageContract] = {
-    c.ref: c for c in (DATAHUB_INGESTION, POSTGRES_CLIENT, MINIO_CLIENT, SUPERSET, SUPERSET_REDIS)
+    c.ref: c for c in (DATAHUB_INGESTION, POSTGRES_CLIENT, MINIO_CLIENT, SUPERSET, SUPERSET_REDIS, SANDBOX_NOTEBOOK)
 }
 
 # Default images of subcharts that have no reference values under ../shared/charts:

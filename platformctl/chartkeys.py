@@ -106,6 +106,11 @@ DOCUMENTED_KEYS: dict[str, dict[str, str]] = {
         f"datahub-frontend.oidcAuthentication.{key}": "datahub-frontend values.yaml, commented under oidcAuthentication"
         for key in ("provider", "clientId", "clientSecretRef", "discoveryUri", "scope", "oidcBaseUrl")
     },
+    # hub.config passes each traitlets section through (files/hub/jupyterhub_config.py: `c[section].update(cfg)`);
+    # the trait names we set are checked against OAuthenticator 17.4.0 in tests/test_notebooks.py.
+    "jupyterhub": {
+        "hub.config.GenericOAuthenticator": "values.yaml hub.config: any Configurable class section, passed through",
+    },
     "datahub-prerequisites": {
         "opensearch.opensearchJavaOpts": "values.yaml, commented under opensearch",
         "opensearch.resources": "values.yaml, commented under opensearch",

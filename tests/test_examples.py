@@ -61,6 +61,7 @@ EXPECTED_DEV = [
     "dataplatform:identity.issuerUrl",
     "dataplatform:identity.clientId",
     "dataplatform:identity.clientSecretArn",
+    "dataplatform:notebooks.image.repository",
     "domains/marketing.yaml: tools.dagster.image.repository",
     "domains/sales.yaml: tools.dagster.image.repository",
 ]
@@ -89,7 +90,13 @@ def test_the_offline_tools_run_on_the_examples() -> None:
 
 
 def test_real_values_raise_nothing() -> None:
-    config = _config("prod", ingress=REAL_INGRESS, cluster=_real_cluster("prod"), identity=REAL_IDENTITY)
+    config = _config(
+        "prod",
+        ingress=REAL_INGRESS,
+        cluster=_real_cluster("prod"),
+        identity=REAL_IDENTITY,
+        notebooks={"image": {"repository": "123456789.dkr.ecr.eu-west-1.amazonaws.com/sandbox-notebook", "tag": "1"}},
+    )
     real_image = [
         d.model_copy(
             update={
@@ -157,3 +164,19 @@ def test_a_retired_domain_runs_no_image_so_its_example_image_is_not_named() -> N
     keys = _keys_of(examples.example_value_problems(_config("dev"), retired))
     assert "domains/sales.yaml: tools.dagster.image.repository" not in keys
     assert "domains/marketing.yaml: tools.dagster.image.repository" in keys
+
+
+def test_the_example_notebook_image_is_refused_only_where_a_domain_runs_the_sandbox() -> None:
+    config = _config("dev")
+    problems = examples.example_value_problems(config, _domains("dev"))
+    (line,) = [p for p in problems if p.startswith("dataplatform:notebooks.image.repository")]
+    assert "images/sandbox-notebook" in line
+    without = [
+        d.model_copy(
+            update={
+                "tools": d.tools.model_copy(update={"sandbox": d.tools.sandbox.model_copy(update={"enabled": False})})
+            }
+        )
+        for d in _domains("dev")
+    ]
+    assert not any(p.startswith("dataplatform:notebooks") for p in examples.example_value_problems(config, without))

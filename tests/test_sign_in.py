@@ -59,9 +59,8 @@ def signs_in_itself(program: Program, ingress: Any) -> bool:
         return False
     (hub,) = [r for r in program.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub"]
     config = hub.inputs["values"]["hub"]["config"]
-    return (
-        config["JupyterHub"]["authenticator_class"] == "generic-oauth"
-        and bool(config["GenericOAuthenticator"]["allowed_groups"])
+    return config["JupyterHub"]["authenticator_class"] == "generic-oauth" and bool(
+        config["GenericOAuthenticator"]["allowed_groups"]
     )
 
 

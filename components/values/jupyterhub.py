@@ -50,6 +50,24 @@ HUB_MODULE_SOURCE = Path(__file__).resolve().parent.parent / "runtime" / "jupyte
 HUB_MODULE_FILE = "dataplatform_sandbox.py"
 SINGLEUSER_UID = 1000  # the chart's singleuser.uid: jovyan in the quay.io/jupyter images
 SINGLEUSER_GID = 100  # the chart's singleuser.fsGid: the users group those images write with
+# The traits set on GenericOAuthenticator, as OAuthenticator 17.4.0 (oauth2.py, generic.py) and JupyterHub 5.5
+# (Authenticator: manage_groups, admin_groups' base) declare them; hub.config passes them through unchecked.
+AUTHENTICATOR_TRAITS = frozenset(
+    {
+        "client_id",
+        "oauth_callback_url",
+        "scope",
+        "userdata_from_id_token",
+        "username_claim",
+        "manage_groups",
+        "auth_state_groups_key",
+        "allowed_groups",
+        "admin_groups",
+        "login_service",
+        "authorize_url",
+        "token_url",
+    }
+)
 _EGRESS_OFF = {
     "cloudMetadataServer": False,
     "dnsPortsCloudMetadataServer": False,
