@@ -39,7 +39,7 @@ from components.interfaces import Foundation, ProductGrant
 from components.notebooks_local import LocalSandboxLake, analyst_credentials_secret
 from components.sandbox_names import SANDBOX_NAMESPACE, analyst_service_account
 from components.values import jupyterhub as hub_values
-from components.values.common import Image
+from components.values.common import Image, resources
 from components.workloads import ui_ingress_annotations, ui_ingress_spec
 
 RELEASE = "notebooks"
@@ -50,6 +50,11 @@ SIGN_IN_SECRET_KEY = "client-secret"
 CONTAINER_DEFAULTS = ContainerDefaults("50m", "128Mi", "500m", "512Mi")
 # Quota limits allow bursting to twice the requested total, as in a domain namespace.
 LIMITS_FACTOR = 2
+# The hub's and the proxy's requests per sizing profile (components/sizing.py); user servers use notebooks.user.
+HUB_SIZES = {
+    "standard": (resources("100m", "256Mi", memory_limit="512Mi"), resources("50m", "64Mi", memory_limit="256Mi")),
+    "laptop": (resources("50m", "128Mi", memory_limit="512Mi"), resources("25m", "32Mi", memory_limit="256Mi")),
+}
 
 
 def sandbox_domains(domains: Sequence[Domain]) -> list[Domain]:
@@ -216,6 +221,8 @@ class AnalystNotebooks(pulumi.ComponentResource):
                     storage_class=storage_class,
                     user_cpu=(nb.user.cpu_request, nb.user.cpu_limit),
                     user_memory=(nb.user.memory_request, nb.user.memory_limit),
+                    hub_resources=HUB_SIZES[config.sizing][0],
+                    proxy_resources=HUB_SIZES[config.sizing][1],
                 )
             )
 

@@ -6,15 +6,16 @@
 `up` checks the prerequisites and names every one that is missing; creates the kind cluster
 `dataplatform` from `kind-dataplatform.yaml` unless it exists (or uses an existing kubeconfig
 context given with --context); builds the example user-code image with a tag derived from its
-sources and loads it into kind; keeps the Pulumi state in a file backend under `.local-stack/`
+sources and loads it into kind (and, when a domain of the stack enables the sandbox, the analysts'
+notebook image from images/sandbox-notebook the same way); keeps the Pulumi state in a file backend under `.local-stack/`
 (git-ignored) with a generated passphrase file (mode 0600); deploys `pulumi up -s local` without
 prompts; runs `python -m platformctl smoke --stack local`; prints the UI URLs and how to sign in.
 
 Pulumi is pointed at the file backend with PULUMI_BACKEND_URL (what `pulumi login file://...` would
 store, but only for these commands, so the user's own login is untouched). Nothing in the repository
 is written: the stack's settings go to `.local-stack/Pulumi.local.yaml` (`--config-file`), a copy of
-the committed `Pulumi.local.yaml` plus the passphrase salt and `dataplatform:local.userCode`, which
-maps every domain of the stack to the locally built image; `stack init` runs in `.local-stack/init`
+the committed `Pulumi.local.yaml` plus the passphrase salt, `dataplatform:local.userCode`, which
+maps every domain of the stack to the locally built image, and `dataplatform:notebooks.image`; `stack init` runs in `.local-stack/init`
 so its salt lands there too, and `stack rm` keeps the committed file (`--preserve-config`).
 """
 
@@ -40,6 +41,7 @@ from components.domain_config import load_domains
 from components.identity_provider import DEX_USERS_SECRET
 from components.local.domain_services import LAKE_CREDENTIALS_SECRET
 from components.local.foundation import IDENTITY_NAMESPACE as DEX_NAMESPACE
+from components.notebooks import sandbox_domains
 from components.tools.superset import ADMIN as SUPERSET_ADMIN
 from components.tools.superset import CREDENTIALS_SECRET as SUPERSET_CREDENTIALS_SECRET
 
@@ -53,6 +55,9 @@ EXAMPLE_DIR = PROJECT_DIR / "examples" / "domain-user-code"
 KIT_DIR = PROJECT_DIR / "kit"
 EXAMPLE_MODULE = "sales_user_code.definitions"
 IMAGE_REPOSITORY = "dataplatform-local/user-code"
+# The analysts' notebook image (docs/notebooks.md), built when a domain of the stack enables the sandbox.
+NOTEBOOK_DIR = PROJECT_DIR / "images" / "sandbox-notebook"
+NOTEBOOK_REPOSITORY = "dataplatform-local/sandbox-notebook"
 # The port `kubectl port-forward` opens for ingress-nginx (the stack's `uiPortForward` output).
 UI_PORT = 8080
 # Airbyte's bootloader generates the instance admin password into this Secret (airbyte chart,
@@ -116,8 +121,17 @@ def missing_prerequisites(env: Mapping[str, str], context: str | None) -> list[s
 
 def source_tag(directory: Path = EXAMPLE_DIR, kit: Path = KIT_DIR) -> str:
     """An image tag that changes whenever a source file of the image (example or kit) changes (so pods roll)."""
+    return _tree_tag(directory, kit)
+
+
+def notebook_tag(directory: Path = NOTEBOOK_DIR) -> str:
+    """The notebook image's tag, from its sources likewise."""
+    return _tree_tag(directory)
+
+
+def _tree_tag(*roots: Path) -> str:
     digest = hashlib.sha256()
-    for root in (directory, kit):
+    for root in roots:
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             relative = path.relative_to(root)
             if _NOT_SOURCES & set(relative.parts) or path.suffix in (".pyc", ".duckdb") or relative.parts[0] == "tests":
@@ -187,15 +201,25 @@ class Workspace:
 
 
 def stack_settings(
-    committed: Mapping[str, Any], *, salt: str | None, context: str, user_code: Mapping[str, Any]
+    committed: Mapping[str, Any],
+    *,
+    salt: str | None,
+    context: str,
+    user_code: Mapping[str, Any],
+    notebook_image: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The stack settings `pulumi up` reads: the committed file's config, this laptop's kube context and
-    user-code images, and the passphrase salt of this laptop's stack."""
+    """The stack settings `pulumi up` reads: the committed file's config, this laptop's kube context,
+    user-code and notebook images, and the passphrase salt of this laptop's stack."""
     config = dict(committed.get("config") or {})
     local = dict(config.get("dataplatform:local") or {})
     local["kubeContext"] = context
     local["userCode"] = dict(user_code)
     config["dataplatform:local"] = local
+    if notebook_image is not None:
+        config["dataplatform:notebooks"] = {
+            **(config.get("dataplatform:notebooks") or {}),
+            "image": dict(notebook_image),
+        }
     settings: dict[str, Any] = {"config": config}
     if salt:
         settings = {"encryptionsalt": salt, **settings}
@@ -254,6 +278,12 @@ def access_lines(outputs: Mapping[str, Any]) -> list[str]:
         ]
     if outputs.get("minioConsole"):
         lines.append(f"  MinIO     {_with_port(outputs['minioConsole'])}  (log in with a domain's lake keys, below)")
+    notebooks = outputs.get("notebooks") or {}
+    if notebooks.get("url"):
+        lines.append(
+            f"  Notebooks {_with_port(notebooks['url'])}  (no emergency login: Dex only; one profile per sandbox domain "
+            "of your groups)"
+        )
     for name, domain in sorted((outputs.get("domains") or {}).items()):
         ns, urls = domain.get("namespace", name), domain.get("urls") or {}
         lines.append(f"  domain {name}:")
@@ -295,16 +325,12 @@ def up(ws: Workspace, env: Mapping[str, str], *, context: str | None, python: st
     ws.cluster_file.write_text(json.dumps({"context": context, "kindCluster": KIND_CLUSTER if own_cluster else None}))
 
     tag = source_tag()
-    image = f"{IMAGE_REPOSITORY}:{tag}"
-    run(["docker", "build", "--file", str(EXAMPLE_DIR / "Dockerfile"), "--tag", image, str(PROJECT_DIR)], env)
-    if context.startswith("kind-"):
-        run(["kind", "load", "docker-image", image, "--name", context.removeprefix("kind-")], env)
-    else:
-        print(
-            f"note: make {image} available to the nodes of '{context}' yourself "
-            "(k3d image import, minikube image load; Docker Desktop shares its images)",
-            file=sys.stderr,
-        )
+    _build_and_load(f"{IMAGE_REPOSITORY}:{tag}", EXAMPLE_DIR / "Dockerfile", PROJECT_DIR, env, context)
+    notebook_image = None
+    if sandbox_domains(load_domains(PROJECT_DIR / "domains", stack=STACK)):
+        notebook_image = {"repository": NOTEBOOK_REPOSITORY, "tag": notebook_tag()}
+        image = f"{NOTEBOOK_REPOSITORY}:{notebook_image['tag']}"
+        _build_and_load(image, NOTEBOOK_DIR / "Dockerfile", NOTEBOOK_DIR, env, context)
 
     penv = ws.pulumi_env(env)
     if not _stack_exists(penv):
@@ -326,7 +352,13 @@ def up(ws: Workspace, env: Mapping[str, str], *, context: str | None, python: st
             penv,
         )
     committed = yaml.safe_load((PROJECT_DIR / f"Pulumi.{STACK}.yaml").read_text())
-    settings = stack_settings(committed, salt=_salt(ws), context=context, user_code=user_code_overrides(tag))
+    settings = stack_settings(
+        committed,
+        salt=_salt(ws),
+        context=context,
+        user_code=user_code_overrides(tag),
+        notebook_image=notebook_image,
+    )
     ws.config_file.write_text(yaml.safe_dump(settings, sort_keys=False))
 
     run(
@@ -342,6 +374,18 @@ def up(ws: Workspace, env: Mapping[str, str], *, context: str | None, python: st
         raise LocalError(f"`pulumi stack output` failed: {outputs.stderr.strip()}")
     print("\nThe platform is up.", *access_lines(json.loads(outputs.stdout or "{}")), sep="\n")
     return 0
+
+
+def _build_and_load(image: str, dockerfile: Path, build_dir: Path, env: Mapping[str, str], context: str) -> None:
+    run(["docker", "build", "--file", str(dockerfile), "--tag", image, str(build_dir)], env)
+    if context.startswith("kind-"):
+        run(["kind", "load", "docker-image", image, "--name", context.removeprefix("kind-")], env)
+    else:
+        print(
+            f"note: make {image} available to the nodes of '{context}' yourself "
+            "(k3d image import, minikube image load; Docker Desktop shares its images)",
+            file=sys.stderr,
+        )
 
 
 def down(ws: Workspace, env: Mapping[str, str]) -> int:

@@ -53,6 +53,7 @@ from components.tools.superset import ADMIN as SUPERSET_ADMIN
 from components.tools.superset import CREDENTIALS_SECRET as SUPERSET_CREDENTIALS_SECRET
 from components.values import dex as dex_values
 from components.values.dagster import dagster_ui_service
+from components.values.jupyterhub import HEALTH_PATH as JUPYTERHUB_HEALTH_PATH
 from components.values.superset import superset_ui_service
 from platformctl.simulate import Program, run_program, stack_config
 
@@ -65,6 +66,8 @@ HEALTHCHECK_ANNOTATION = "alb.ingress.kubernetes.io/healthcheck-path"
 HEALTH_PATHS = {
     **UI_HEALTH_PATHS,
     "datahub": FRONTEND_HEALTH_PATH,
+    # The analysts' JupyterHub (Ingress `notebooks`): the hub's health answered through its proxy.
+    "notebooks": JUPYTERHUB_HEALTH_PATH,
     "dex": f"{dex_values.PATH}/.well-known/openid-configuration",
 }
 SUPERSET_PASSWORD_KEY = "SUPERSET_ADMIN_PASSWORD"

@@ -45,6 +45,7 @@ OUTPUTS = {
     "uiPortForward": "kubectl --context kind-dataplatform -n ingress-nginx port-forward svc/ingress-nginx-controller 8080:80",
     "minioConsole": "http://minio.localtest.me",
     "catalog": {"namespace": "platform", "url": "http://datahub.localtest.me"},
+    "notebooks": {"url": "http://notebooks.localtest.me:8080", "namespace": "sandbox", "profiles": ["marketing"]},
     "domains": {
         "sales": {
             "namespace": "sales",
@@ -151,6 +152,7 @@ def test_first_run_creates_the_cluster_builds_loads_deploys_and_checks(
     committed = (PROJECT_DIR / "Pulumi.local.yaml").read_text()
     assert _up(ws, stubs) == 0
     image = f"{local.IMAGE_REPOSITORY}:{local.source_tag()}"
+    notebook = f"{local.NOTEBOOK_REPOSITORY}:{local.notebook_tag()}"
     assert stubs.argvs() == [
         ["kind", "get", "clusters"],
         [
@@ -165,6 +167,17 @@ def test_first_run_creates_the_cluster_builds_loads_deploys_and_checks(
         # From the repository root: the image installs the platform kit (kit/) too.
         ["docker", "build", "--file", str(local.EXAMPLE_DIR / "Dockerfile"), "--tag", image, str(PROJECT_DIR)],
         ["kind", "load", "docker-image", image, "--name", "dataplatform"],
+        # marketing enables the sandbox: the notebook image is built from its folder and loaded too.
+        [
+            "docker",
+            "build",
+            "--file",
+            str(local.NOTEBOOK_DIR / "Dockerfile"),
+            "--tag",
+            notebook,
+            str(local.NOTEBOOK_DIR),
+        ],
+        ["kind", "load", "docker-image", notebook, "--name", "dataplatform"],
         [
             "pulumi",
             "--cwd",
@@ -192,6 +205,7 @@ def test_first_run_creates_the_cluster_builds_loads_deploys_and_checks(
     out = capsys.readouterr().out
     assert "http://dagster.sales.localtest.me:8080" in out
     assert "http://datahub.localtest.me:8080" in out
+    assert "Notebooks http://notebooks.localtest.me:8080" in out
     assert OUTPUTS["uiPortForward"] in out
 
 
@@ -264,6 +278,8 @@ def test_the_written_settings_are_valid_for_the_program(stubs: Stubs, ws: local.
         assert image is not None and image.reference == f"{local.IMAGE_REPOSITORY}:{local.source_tag()}"
         assert domain.tools.dagster.code_location is not None
         assert domain.tools.dagster.code_location.module == local.EXAMPLE_MODULE
+    # The notebooks run the image built on this laptop (not the example, which no one could pull).
+    assert config.notebooks.image.reference == f"{local.NOTEBOOK_REPOSITORY}:{local.notebook_tag()}"
 
 
 def test_the_salt_of_this_laptop_goes_into_the_settings() -> None:

@@ -173,12 +173,18 @@ def world(request: pytest.FixtureRequest):
 
 
 def test_expectations_come_from_the_program(dev: smoke.Expectations) -> None:
-    assert set(dev.namespaces) == {"kube-system", "platform", "opencost", "sales", "marketing"}
+    assert set(dev.namespaces) == {"kube-system", "platform", "opencost", "sales", "marketing", "sandbox"}
     assert {(u.namespace, u.tool) for u in dev.uis} == {
         (d, t) for d in ("sales", "marketing") for t in ("dagster", "airbyte", "superset")
-    } | {("platform", "datahub")}
+    } | {("platform", "datahub"), ("sandbox", "notebooks")}
     paths = {u.tool: u.health_path for u in dev.uis}
-    assert paths == {"dagster": "/server_info", "airbyte": "/api/v1/health", "superset": "/health", "datahub": "/admin"}
+    assert paths == {
+        "dagster": "/server_info",
+        "airbyte": "/api/v1/health",
+        "superset": "/health",
+        "datahub": "/admin",
+        "notebooks": "/hub/health",
+    }
     assert all(u.url == f"https://{u.host}{u.health_path}" for u in dev.uis)
     assert {t.domain: t.locations for t in dev.dagster} == {"sales": ("sales",), "marketing": ("marketing",)}
     assert dev.catalog == smoke.CatalogTarget(
@@ -195,8 +201,12 @@ def test_prod_uis_are_checked_over_https() -> None:
 def test_local_reaches_uis_through_ingress_nginx(local: smoke.Expectations) -> None:
     assert local.ingress_forward == smoke.ServiceRef("ingress-nginx", "ingress-nginx-controller", 80)
     assert local.kube_context == "kind-dataplatform"
-    assert {"minio", "cnpg-system", "ingress-nginx", "platform", "sales", "marketing"} <= set(local.namespaces)
+    assert {"minio", "cnpg-system", "ingress-nginx", "platform", "sales", "marketing", "sandbox"} <= set(
+        local.namespaces
+    )
     assert all(u.host.endswith(".localtest.me") for u in local.uis)
+    # No ALB annotation on the laptop: the hub's health path comes from the smoke check's own table.
+    assert next(u for u in local.uis if u.tool == "notebooks").health_path == "/hub/health"
     dex = next(u for u in local.uis if u.tool == "dex")
     assert dex.health_path == "/dex/.well-known/openid-configuration"
 
@@ -221,7 +231,8 @@ def test_a_healthy_stack_passes_every_check(dev: smoke.Expectations, world) -> N
     report = smoke.run_checks(dev, kube, direct)
     assert report.failed == [], report.text()
     kinds = [c.kind for c in report.checks]
-    assert kinds.count("workloads") == 5 and kinds.count("ui") == 7  # kube-system, platform, opencost, 2 domains
+    # kube-system, platform, opencost, sandbox and 2 domains; 3 UIs per domain, DataHub and the notebooks.
+    assert kinds.count("workloads") == 6 and kinds.count("ui") == 8
     assert kinds.count("dagster") == kinds.count("datahub") == kinds.count("superset") == 2
     assert report.text().splitlines()[-1] == f"{len(report.checks)} checks, 0 failed"
     # Credentials come from the stack's Secrets, and are sent as each API expects.
@@ -275,7 +286,9 @@ def test_local_uis_go_through_a_port_forward_with_their_host(local: smoke.Expect
 def test_unready_workloads_failed_jobs_and_missing_namespaces_fail(dev: smoke.Expectations, world) -> None:
     servers, _ = world(dev, healthy_routes(dev))
     kube = FakeKube(
-        ["kube-system", "platform", "opencost", "sales"], {"sales": fixture("workloads-broken.json")}, servers
+        ["kube-system", "platform", "opencost", "sales", "sandbox"],
+        {"sales": fixture("workloads-broken.json")},
+        servers,
     )
     checks = smoke.check_workloads(kube, dev.namespaces)
     failed = {c.subject: c.detail for c in checks if not c.ok}
@@ -320,7 +333,7 @@ def test_failing_apis_are_reported_and_exit_non_zero(
         "superset" in line and "'sales warehouse' unreachable: HTTP 500 Connection failed" in line for line in failed
     )
     assert any("superset" in line and "marketing" in line and "not found" in line for line in failed), out
-    assert sum("ui " in line and "HTTP 503" in line for line in failed) == 7
+    assert sum("ui " in line and "HTTP 503" in line for line in failed) == 8
     assert out.splitlines()[-1].endswith(f"{len(failed)} failed")
 
 
@@ -420,6 +433,10 @@ def test_each_ui_probe_is_a_path_its_sign_in_gateway_lets_through(dev: smoke.Exp
         if r.inputs["chart"] == "oauth2-proxy"
     }
     for ui in dev.uis:
+        if ui.tool == "notebooks":
+            # No gateway: JupyterHub signs users in itself, and its /hub/health answers without sign-in
+            # (the chart's kubelet probes call it with no credentials; tests/test_notebooks.py).
+            continue
         name = "datahub-oauth2-proxy" if ui.tool == "datahub" else f"{ui.namespace}-{ui.tool}-oauth2-proxy"
         route = f"--skip-auth-route=GET=^{re.escape(ui.health_path)}$"
         assert route in gateways[name].replace("\\\\", "\\"), (ui, name)
