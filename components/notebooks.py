@@ -28,15 +28,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.aws.cluster import STORAGE_CLASS
 from components.charts import release_args
-from components.cluster import STORAGE_CLASS
 from components.config import StackConfig
 from components.domain_config import Domain
-from components.domain_services_local import lake_bucket_name
 from components.guardrails import OWNER_LABEL, ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
 from components.identity_provider import SignInSettings, public_url
 from components.interfaces import Foundation, ProductGrant
-from components.notebooks_local import LocalSandboxLake, analyst_credentials_secret
+from components.local.domain_services import lake_bucket_name
+from components.local.notebooks import LocalSandboxLake, analyst_credentials_secret
 from components.sandbox_names import SANDBOX_NAMESPACE, analyst_service_account
 from components.values import jupyterhub as hub_values
 from components.values.common import Image, resources

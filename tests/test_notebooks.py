@@ -18,11 +18,11 @@ import yaml
 
 from components.charts import PINNED
 from components.config import NotebooksConfig, parse_stack_config
-from components.domain_services_local import lake_bucket_name
 from components.images import SANDBOX_NOTEBOOK
 from components.interfaces import ProductGrant
+from components.local.domain_services import lake_bucket_name
+from components.local.notebooks import analyst_credentials_secret, analyst_lake_policy, analyst_user_script
 from components.notebooks import SIGN_IN_SECRET, sandbox_domains
-from components.notebooks_local import analyst_credentials_secret, analyst_lake_policy, analyst_user_script
 from components.runtime import jupyterhub_sandbox as hub_module
 from components.sandbox_names import SANDBOX_NAMESPACE, analyst_service_account
 from components.validation import ConfigError

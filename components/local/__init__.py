@@ -1,4 +1,5 @@
-"""The local wing: the foundation (`LocalFoundation`) and domain services on an existing laptop cluster.
+"""The local wing: the foundation (`LocalFoundation`), domain services and the sandbox's MinIO users on an
+existing laptop cluster.
 
 MinIO for the lake, CloudNativePG for PostgreSQL, ingress-nginx; no `aws:` resource. Only
 `components/foundations.py` picks this wing; the shared modules in `components/` see it through the

@@ -6,7 +6,7 @@ Creates, for each sandbox domain `d`:
   the domain's own `curated/` zone and the product prefixes it consumes (s3:ListBucket limited by an
   s3:prefix condition, s3:GetObject under the prefix; nothing else, no write anywhere). A Job in MinIO's
   namespace applies user and policy idempotently with `mc`, so MinIO's root credentials never leave
-  that namespace (the same pattern as the domains' lake users, components/domain_services_local.py);
+  that namespace (the same pattern as the domains' lake users, components/local/domain_services.py);
 - the keys in the Secret `analyst-<d>-lake` of the sandbox namespace (AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY), which the domain's notebook profile loads whole as env;
 and one NetworkPolicy in MinIO's namespace that admits the sandbox namespace on the S3 port (MinIO's
@@ -27,7 +27,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.domain_services_local import (
+from components.guardrails import OWNER_LABEL
+from components.interfaces import ProductGrant
+from components.local.domain_services import (
     LAKE_INIT_RESOURCES,
     MC_IMAGE,
     MINIO_ROOT_PASSWORD_KEY,
@@ -35,8 +37,6 @@ from components.domain_services_local import (
     LocalPlatformRefs,
     lake_bucket_name,
 )
-from components.guardrails import OWNER_LABEL
-from components.interfaces import ProductGrant
 from components.values.common import S3_CREDENTIAL_KEYS
 from components.workloads import hardened_container_security, hardened_pod_security
 
