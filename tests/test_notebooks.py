@@ -313,6 +313,10 @@ def test_rendered_objects_are_valid_and_namespaced(rendered: list[dict[str, Any]
     for obj in rendered:
         kubernetes_validate.validate(obj, "1.35", strict=True)
     assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in rendered if s["kind"] == "Service")
+    # The proxy never calls the Kubernetes API: no token; the hub needs its own (KubeSpawner).
+    proxy = one(rendered, "Deployment", "proxy")["spec"]["template"]["spec"]
+    assert proxy["automountServiceAccountToken"] is False
+    assert proxy["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
 
 
 def test_the_hub_reads_the_client_secret_and_runs_the_module(rendered: list[dict[str, Any]]) -> None:
@@ -323,6 +327,11 @@ def test_the_hub_reads_the_client_secret_and_runs_the_module(rendered: list[dict
     mounts = {m["mountPath"]: m for m in hub["volumeMounts"]}
     assert mounts[f"{hub_values.CONFIG_D}/{hub_values.HUB_MODULE_FILE}"]["subPath"] == "dataplatform-sandbox"
     assert hub["image"] == f"{hub_values.HUB_IMAGE}:4.4.0"
+    # A high UID in the group that owns the sqlite volume (fsGroup), which is the only path the hub writes.
+    assert (hub["securityContext"]["runAsUser"], hub["securityContext"]["runAsGroup"]) == (65532, 1000)
+    assert pod["securityContext"]["fsGroup"] == 1000
+    (db,) = [m for m in hub["volumeMounts"] if m["name"] == "pvc"]
+    assert db["mountPath"] == "/srv/jupyterhub"
     # The health path the load balancer checks through the proxy is the one the chart probes the hub on.
     assert hub["readinessProbe"]["httpGet"]["path"] == hub_values.HEALTH_PATH
 

@@ -86,7 +86,7 @@ def test_every_skip_is_used_and_the_file_stays_short(result: scan.ScanResult, sk
     )
     # Entries of charts not rendered here (Dagster, Superset) are judged by the published-render scan.
     assert [s for s in real.unused(skips)] == [], "remove skips that no finding needs any more"
-    assert len(skips) <= 45
+    assert len(skips) <= 46
 
 
 # ---- the verdict, as CI's published-render scan applies it (no checkov needed) -------------------------------

@@ -48,6 +48,8 @@ HOME = "/home/jovyan"
 CONFIG_D = "/usr/local/etc/jupyterhub/jupyterhub_config.d"
 HUB_MODULE_SOURCE = Path(__file__).resolve().parent.parent / "runtime" / "jupyterhub_sandbox.py"
 HUB_MODULE_FILE = "dataplatform_sandbox.py"
+HUB_UID = 65532
+HUB_GID = 1000  # the chart's hub.podSecurityContext.fsGroup: the owner group of the hub's sqlite volume
 SINGLEUSER_UID = 1000  # the chart's singleuser.uid: jovyan in the quay.io/jupyter images
 SINGLEUSER_GID = 100  # the chart's singleuser.fsGid: the users group those images write with
 # The traits set on GenericOAuthenticator, as OAuthenticator 17.4.0 (oauth2.py, generic.py) and JupyterHub 5.5
@@ -178,10 +180,13 @@ def _profile(p: NotebookProfile) -> dict[str, Any]:
 
 
 def _hub_security_context() -> dict[str, Any]:
+    # The k8s-hub image (images/hub/Dockerfile at 4.4.0) owns only /srv/jupyterhub for jovyan (1000), and the
+    # sqlite PVC replaces that directory, writable by group 1000 (the chart's fsGroup): a high UID in that
+    # group runs the hub without sharing a UID with the host.
     return {
         "runAsNonRoot": True,
-        "runAsUser": 1000,
-        "runAsGroup": 1000,
+        "runAsUser": HUB_UID,
+        "runAsGroup": HUB_GID,
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": dict(RUNTIME_DEFAULT_SECCOMP),
@@ -229,7 +234,7 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict[str, Any]:
                     "stringData": HUB_MODULE_SOURCE.read_text(),
                 }
             },
-            "image": {"name": HUB_IMAGE, "tag": CHART_VERSION},
+            "image": {"name": HUB_IMAGE, "tag": CHART_VERSION, "pullPolicy": "Always"},
             "resources": args.hub_resources,
             "containerSecurityContext": _hub_security_context(),
             "db": {"pvc": {"storage": "1Gi", "storageClassName": args.storage_class}},
@@ -238,6 +243,12 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict[str, Any]:
         "proxy": {
             "service": {"type": "ClusterIP"},
             "chp": {
+                "image": {"pullPolicy": "Always"},
+                # The proxy never calls the Kubernetes API; the chart sets no pod-level context for it.
+                "extraPodSpec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": dict(RUNTIME_DEFAULT_SECCOMP)},
+                },
                 "resources": args.proxy_resources,
                 "networkPolicy": {"egressAllowRules": dict(_EGRESS_OFF), "allowedIngressPorts": []},
             },
