@@ -29,6 +29,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.aws.cluster import STORAGE_CLASS
+from components.aws.sandbox_access import glue_database_name, workgroup_name
 from components.charts import release_args
 from components.config import StackConfig
 from components.domain_config import Domain
@@ -112,6 +113,10 @@ def profile_env(domain: Domain, config: StackConfig, bucket: str, endpoint_url: 
     if endpoint_url is not None:
         # boto3, s3fs and pandas read AWS_ENDPOINT_URL; the image's DuckDB helper reads it too.
         env["AWS_ENDPOINT_URL"] = endpoint_url
+    if config.foundation == "aws":
+        # The domain half's Athena workgroup and Glue database (docs/sandbox.md), by their naming rules.
+        env["SANDBOX_ATHENA_WORKGROUP"] = workgroup_name(config.environment, domain.name)
+        env["SANDBOX_GLUE_DATABASE"] = glue_database_name(config.environment, domain.name)
     return env
 
 

@@ -495,6 +495,11 @@ def test_aws_profiles_name_the_domain_bucket_and_no_endpoint() -> None:
     bucket = next(r for r in program.of_type("aws:s3/bucket:Bucket") if r.name.startswith("marketing"))
     assert env["SANDBOX_BUCKET"] == bucket.outputs.get("bucket", bucket.inputs.get("bucket"))
     assert "AWS_ENDPOINT_URL" not in env and env["AWS_REGION"] == "eu-west-1"
+    # The domain half's Athena workgroup and Glue database, as it names them.
+    athena = [r for r in program.of_type("aws:athena/workgroup:Workgroup") if r.name.startswith("marketing")]
+    assert [w.inputs["name"] for w in athena] == [env["SANDBOX_ATHENA_WORKGROUP"]]
+    glue = [r for r in program.of_type("aws:glue/catalogDatabase:CatalogDatabase") if r.name.startswith("marketing")]
+    assert [g.inputs["name"] for g in glue] == [env["SANDBOX_GLUE_DATABASE"]]
 
 
 # ---- local MinIO users ---------------------------------------------------------------------------
