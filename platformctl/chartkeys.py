@@ -109,7 +109,7 @@ DOCUMENTED_KEYS: dict[str, dict[str, str]] = {
     # hub.config passes each traitlets section through (files/hub/jupyterhub_config.py: `c[section].update(cfg)`);
     # the trait names we set are checked against OAuthenticator 17.4.0 in tests/test_notebooks.py.
     "jupyterhub": {
-        "hub.config.GenericOAuthenticator": "values.yaml hub.config: any Configurable class section, passed through",
+        "hub.config.GenericOAuthenticator": "pass-through: files/hub/jupyterhub_config.py updates c[section] from hub.config",
     },
     "datahub-prerequisites": {
         "opensearch.opensearchJavaOpts": "values.yaml, commented under opensearch",
