@@ -144,7 +144,7 @@ class AnalystNotebooks(pulumi.ComponentResource):
 
         self.service_accounts = {
             d.name: k8s.core.v1.ServiceAccount(
-                f"{d.name}-notebooks-sa",
+                f"notebooks-{d.name}-sa",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=analyst_service_account(d.name), namespace=ns, labels={OWNER_LABEL: d.name}
                 ),

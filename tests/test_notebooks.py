@@ -387,7 +387,7 @@ def test_only_sandbox_domains_get_a_service_account_and_profile(program: Program
     groups = values["custom"]["dataplatform"]["profileGroups"]["marketing"]
     assert "marketing-analytics" in groups and "sales-analytics" not in groups
     assert "data-platform-admins" in groups
-    assert not [r for r in program.resources if r.name.startswith("sales-notebooks")]
+    assert not [r for r in program.resources if r.name.startswith("notebooks-sales")]
 
 
 def test_sandbox_domains_are_the_enabled_active_ones() -> None:
@@ -518,7 +518,7 @@ def test_the_analyst_policy_reads_curated_and_consumed_products_only() -> None:
 
 def test_the_local_job_applies_the_user_from_secret_refs_only() -> None:
     program = program_for("local")
-    (job,) = [r for r in program.of_type("kubernetes:batch/v1:Job") if r.name == "marketing-notebooks-lake-init"]
+    (job,) = [r for r in program.of_type("kubernetes:batch/v1:Job") if r.name == "notebooks-marketing-lake-init"]
     assert job.inputs["metadata"]["namespace"] == "minio"
     (container,) = job.inputs["spec"]["template"]["spec"]["containers"]
     for e in container["env"]:

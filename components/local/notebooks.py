@@ -123,10 +123,10 @@ class LocalSandboxLake(pulumi.ComponentResource):
             labels = {OWNER_LABEL: d}
             access_key = f"{d}-analyst"
             secret_key = random.RandomPassword(
-                f"{d}-notebooks-lake-key", random.RandomPasswordArgs(length=40, special=False), opts=child
+                f"notebooks-{d}-lake-key", random.RandomPasswordArgs(length=40, special=False), opts=child
             )
             self.secrets[d] = k8s.core.v1.Secret(
-                f"{d}-notebooks-lake-credentials",
+                f"notebooks-{d}-lake-credentials",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=analyst_credentials_secret(d), namespace=namespace, labels=labels
                 ),
@@ -135,7 +135,7 @@ class LocalSandboxLake(pulumi.ComponentResource):
                 opts=in_sandbox,
             )
             user_secret = k8s.core.v1.Secret(
-                f"{d}-notebooks-lake-user",
+                f"notebooks-{d}-lake-user",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=f"{d}-analyst-user", namespace=refs.minio_namespace, labels=labels
                 ),
@@ -151,7 +151,7 @@ class LocalSandboxLake(pulumi.ComponentResource):
             )
             root = refs.minio_root_secret
             self.jobs[d] = k8s.batch.v1.Job(
-                f"{d}-notebooks-lake-init",
+                f"notebooks-{d}-lake-init",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=f"{d}-analyst-init", namespace=refs.minio_namespace, labels=labels
                 ),
