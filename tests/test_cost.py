@@ -107,7 +107,8 @@ def test_arithmetic_is_exact_per_resource_kind() -> None:
     assert lines(e, "platform", "nat") == {"3 NAT gateway(s)": D("112.00")}
     assert lines(e, "sales", "nat") == {"GB through NAT": D("1.00")}
     # one ALB per Ingress group: 730 h x 0.02 + 1 LCU x 730 h x 0.01
-    assert lines(e, "platform", "alb") == {"ALB dp-prod-platform": D("21.90")}
+    # The analysts' notebooks (marketing enables the sandbox) have their own group: shared, so the platform's.
+    assert lines(e, "platform", "alb") == {"ALB dp-prod-platform": D("21.90"), "ALB dp-prod-sandbox": D("21.90")}
     assert lines(e, "sales", "alb") == {"ALB dp-prod-sales": D("21.90")}
     # Multi-AZ db.t4g.micro 730 h x 0.04 + 20 GB Multi-AZ gp3 x 0.25
     assert lines(e, "sales", "rds") == {"sales-metadb": D("34.20")}
