@@ -130,10 +130,10 @@ def test_arithmetic_is_exact_per_resource_kind() -> None:
     assert lines(e, "platform", "node-share") == {"node pool not reserved by domain quotas": D("0.00")}
     assert any("reserve 1.19x" in f for f in e.flags)
 
-    assert e.platform == D("224.30")  # 73 + 112 + 21.90 + 0.40 + 2 + 15 (+ 0 node remainder)
+    assert e.platform == D("246.20")  # 73 + 112 + 2 x 21.90 + 0.40 + 2 + 15 (+ 0 node remainder)
     sales = e.domains["sales"]
     assert sales.direct == D("612.59")  # 308.16 + 1 + 21.90 + 34.20 + 243.33 + 3 + 1
-    assert sales.shared == D("112.15") and sales.total == D("724.74")
+    assert sales.shared == D("123.10") and sales.total == D("735.69")
     assert e.total == e.platform + sum(d.direct for d in e.domains.values())
 
 
