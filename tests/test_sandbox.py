@@ -20,8 +20,10 @@ import parliament
 import pytest
 
 from components.aws.sandbox import STORAGE_FORMATS
-from components.aws.sandbox_access import RESULTS_PREFIX, RESULTS_RETENTION_DAYS
-from components.domain_config import ATHENA_MIN_CUTOFF_BYTES, Sandbox, load_domains
+from components.aws.sandbox_access import RESULTS_PREFIX, RESULTS_RETENTION_DAYS, sandbox_tables, table_name
+from components.domain import grants_for, sandbox_request
+from components.domain_config import ATHENA_MIN_CUTOFF_BYTES, Domain, Sandbox, load_domains
+from components.interfaces import TableSchema
 from components.sandbox_names import SANDBOX_NAMESPACE, analyst_service_account
 from platformctl.simulate import Program, Resource
 from tests.harness import PROJECT_DIR, program_for
@@ -346,3 +348,65 @@ def test_only_sandbox_domains_on_aws_get_the_sandbox(stack: str) -> None:
             "marketing-sandbox-marketing__campaign_attribution",
         }
         assert not [r for r in program.resources if r.name.startswith("sales-") and "analyst" in r.name]
+
+
+# ---------------------------------------------------------------- what the domain stack asks for
+
+
+def _domain(**fields: Any) -> Domain:
+    doc: dict[str, Any] = {
+        "name": "finance",
+        "description": "d",
+        "owners": {"team": "finance", "email": "finance@example.com"},
+        "costCenter": "cc-1",
+        "tools": {
+            "dagster": {
+                "image": {"repository": "ghcr.io/example-org/finance", "tag": "1.0.0"},
+                "codeLocation": {"module": "finance"},
+            },
+            "sandbox": {"enabled": True, "queryScanLimitGib": 3},
+        },
+        "products": [
+            {"name": "ledger", "description": "d", "prefix": "curated/ledger/", "schema": SCHEMA},
+            {"name": "raw-feed", "description": "d", "prefix": "curated/feed/"},
+        ],
+    }
+    return Domain.model_validate(doc | fields)
+
+
+SCHEMA = {
+    "format": "json",
+    "columns": [{"name": "entry_id", "type": "bigint"}, {"name": "amount", "type": "decimal(12, 2)"}],
+}
+
+
+def test_the_request_carries_the_limit_and_the_own_products_with_their_schemas() -> None:
+    request = sandbox_request(_domain())
+    assert request is not None
+    assert request.scan_limit_bytes == 3 * 2**30
+    ledger, feed = request.products
+    assert (ledger.producer, ledger.product, ledger.prefix) == ("finance", "ledger", "curated/ledger/")
+    # Spaces are dropped: Glue stores the type as Athena writes it.
+    assert ledger.schema == TableSchema("json", (("entry_id", "bigint"), ("amount", "decimal(12,2)")))
+    assert feed.schema is None
+    assert [t.name for t in sandbox_tables(request.products, ())] == ["finance__ledger"]
+
+
+def test_no_request_when_the_sandbox_is_off_or_the_domain_retired() -> None:
+    tools = _domain().tools.model_dump(by_alias=True)
+    assert sandbox_request(_domain(tools=tools | {"sandbox": {"enabled": False}})) is None
+    assert sandbox_request(_domain(retired=True)) is None
+
+
+def test_consumed_products_carry_their_producers_schema_into_the_grant() -> None:
+    finance = _domain()
+    consumer = _domain(name="audit", products=[], consumes=["finance.ledger", "finance.raw-feed"])
+    grants = grants_for(consumer, {"finance": finance, "audit": consumer})
+    assert [(g.product, g.schema is not None) for g in grants] == [("ledger", True), ("raw-feed", False)]
+    assert [t.name for t in sandbox_tables((), grants)] == ["finance__ledger"]
+
+
+def test_table_names_are_unique_per_producer_and_product() -> None:
+    # Domain names never contain '--', so '__' separates the producer from the product unambiguously.
+    assert table_name("sales", "daily-revenue") == "sales__daily_revenue"
+    assert table_name("sales-eu", "orders") != table_name("sales", "eu-orders")
