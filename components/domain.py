@@ -38,7 +38,7 @@ from components import tools
 from components.catalog import CatalogEndpoint
 from components.catalog_feed import DomainCatalogFeed, grant_summary
 from components.charts import release_args
-from components.domain_config import Domain, Product, parse_quantity
+from components.domain_config import Domain, parse_quantity
 from components.guardrails import ContainerDefaults, GuardrailsArgs, NamespaceGuardrails, Quota
 from components.identity_provider import SignInSettings, public_url
 from components.interfaces import (
@@ -47,13 +47,12 @@ from components.interfaces import (
     Foundation,
     IngressSettings,
     ProductGrant,
-    SandboxRequest,
-    TableSchema,
 )
 from components.metadata_db import MetadataDatabases
 from components.retirement import RETIRED_TAG, Keep, StackRecord
 from components.sign_in import GATEWAY_PORT, SignInGateways, UiTarget
 from components.sizing import PROFILES, Sizes
+from components.tools import sandbox as sandbox_tool
 from components.tools import superset as superset_tool
 from components.tools.base import ToolContext, ToolSpec, tool_names
 from components.warehouse_access import GrantsRequest, WarehouseAccess
@@ -145,22 +144,6 @@ def domain_tags(domain: Domain) -> dict[str, str]:
     return {"domain": domain.name, "owner": domain.owners.team, "cost-center": domain.cost_center}
 
 
-def table_schema(product: Product) -> TableSchema | None:
-    s = product.table_schema
-    return None if s is None else TableSchema(s.format, tuple((c.name, c.type) for c in s.columns))
-
-
-def sandbox_request(domain: Domain) -> SandboxRequest | None:
-    """The analyst sandbox the foundation builds for `tools.sandbox` (nothing when it is off)."""
-    sandbox = domain.tools.sandbox
-    if not sandbox.enabled or domain.retired:
-        return None
-    return SandboxRequest(
-        scan_limit_bytes=sandbox.scan_limit_bytes,
-        products=tuple(ProductGrant(domain.name, p.name, p.prefix, table_schema(p)) for p in domain.products),
-    )
-
-
 def domain_request(
     domain: Domain, service_accounts: tuple[str, ...], grants: tuple[ProductGrant, ...], keep: Keep
 ) -> DomainRequest:
@@ -178,7 +161,7 @@ def domain_request(
         zones=tuple(domain.lake.zones),
         grants=grants,
         keep=keep,
-        sandbox=None if keep.retired else sandbox_request(domain),
+        sandbox=None if keep.retired else sandbox_tool.request(domain),
     )
 
 
@@ -187,7 +170,9 @@ def grants_for(domain: Domain, all_domains: dict[str, Domain]) -> tuple[ProductG
     for ref in sorted(domain.consumes):
         producer, _, product = ref.partition(".")
         spec = next(p for p in all_domains[producer].products if p.name == product)
-        grants.append(ProductGrant(producer=producer, product=product, prefix=spec.prefix, schema=table_schema(spec)))
+        grants.append(
+            ProductGrant(producer=producer, product=product, prefix=spec.prefix, schema=sandbox_tool.table_schema(spec))
+        )
     return tuple(grants)
 
 

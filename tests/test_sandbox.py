@@ -19,12 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 import parliament
 import pytest
 
+from components import tools
 from components.aws.sandbox import STORAGE_FORMATS
 from components.aws.sandbox_access import RESULTS_PREFIX, RESULTS_RETENTION_DAYS, sandbox_tables, table_name
-from components.domain import grants_for, sandbox_request
+from components.domain import grants_for
 from components.domain_config import ATHENA_MIN_CUTOFF_BYTES, Domain, Sandbox, load_domains
 from components.interfaces import TableSchema
 from components.sandbox_names import SANDBOX_NAMESPACE, analyst_service_account
+from components.tools.sandbox import request as sandbox_request
 from platformctl.simulate import Program, Resource
 from tests.harness import PROJECT_DIR, program_for
 from tests.iam_eval import allowed
@@ -410,3 +412,18 @@ def test_table_names_are_unique_per_producer_and_product() -> None:
     # Domain names never contain '--', so '__' separates the producer from the product unambiguously.
     assert table_name("sales", "daily-revenue") == "sales__daily_revenue"
     assert table_name("sales-eu", "orders") != table_name("sales", "eu-orders")
+
+
+def test_the_sandbox_is_a_registry_tool_that_exports_what_analysts_query(dev: Program) -> None:
+    assert "sandbox" in [t.name for t in tools.TOOLS]
+    exports = dev.exports["domains"]
+    assert exports["marketing"]["sandbox"] == {
+        "analystRoleArn": one(dev, "aws:iam/role:Role", "marketing-analyst").outputs["arn"],
+        "athenaWorkgroup": "dp-dev-marketing-sandbox",
+        "glueDatabase": "dp_dev_marketing",
+        "region": REGION,
+    }
+    assert "sandbox" not in exports["sales"]
+    # No ServiceAccount in the domain namespace: the notebooks' lives in the sandbox namespace.
+    assert not [r for r in dev.resources if r.name == "marketing-sa-sandbox"]
+    assert "sandbox" not in program_for("local").exports["domains"]["marketing"]

@@ -23,20 +23,21 @@ How to add a tool:
    does not enable it must register nothing new: `python -m platformctl.records` before and after,
    then `python -m platformctl.records diff` (docs/ci.md).
 
-Not tools here: the catalog ingestion (`tools.datahubIngestion`) has no chart, UI or database in the
+Not a tool here: the catalog ingestion (`tools.datahubIngestion`) has no chart, UI or database in the
 domain; it is the central catalog's feed (components/catalog_feed.py), created only when the stack
-runs a catalog. The analyst sandbox's AWS side is built by the foundation (`DomainRequest.sandbox`,
-components/aws/sandbox.py), and Superset's `deploy` adds its Athena connection.
+runs a catalog. The analyst sandbox is a tool without chart, UI, database or ServiceAccount: its AWS side
+is built by the foundation from its `request` (`DomainRequest.sandbox`, components/aws/sandbox.py),
+Superset's `deploy` adds its Athena connection, and its own `deploy` only exports what was built.
 """
 
 from __future__ import annotations
 
 from components.domain_config import Domain
 from components.metadata_db import DatabaseSpec
-from components.tools import airbyte, dagster, superset
+from components.tools import airbyte, dagster, sandbox, superset
 from components.tools.base import ToolSpec
 
-TOOLS: tuple[ToolSpec, ...] = (dagster.SPEC, airbyte.SPEC, superset.SPEC)
+TOOLS: tuple[ToolSpec, ...] = (dagster.SPEC, airbyte.SPEC, superset.SPEC, sandbox.SPEC)
 
 # The UIs' unauthenticated health endpoints: the gateways let these alone through, and the load
 # balancer's target groups check them.
