@@ -54,3 +54,21 @@ def test_the_stack_trace_capture_is_skipped_only_while_simulating() -> None:
     run_function(lambda: seen.append(sdk_resource._get_stack_trace()))
     assert seen == [source_pb2.StackTrace()]
     assert sdk_resource._get_stack_trace is capture  # the engine's programs keep their source positions
+
+
+def test_young_garbage_is_collected_in_batches_only_while_simulating() -> None:
+    import gc
+
+    from platformctl import simulate
+    from tests import conftest
+
+    assert conftest.GC_YOUNG_THRESHOLD == simulate.GC_YOUNG_THRESHOLD
+    suite = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # CPython's default, as in a `platformctl plan` process
+    try:
+        seen: list[tuple[int, ...]] = []
+        run_function(lambda: seen.append(gc.get_threshold()))
+        assert seen == [(simulate.GC_YOUNG_THRESHOLD, 10, 10)]
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*suite)
