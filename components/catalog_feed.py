@@ -49,6 +49,7 @@ from components.catalog import (
 from components.domain_config import DatahubSources, Domain
 from components.interfaces import DomainServices, ProductGrant
 from components.jobs import datahub_issuer, datahub_registration
+from components.runtime.superset_sign_in import API_LOGIN_PROVIDER
 from components.values.common import S3_CREDENTIAL_KEYS
 from components.values.dagster import DATAHUB_TOKEN_DIR, DATAHUB_TOKEN_FILE
 from components.workloads import hardened_container_security, hardened_pod_security
@@ -252,7 +253,9 @@ def ingestion_recipes(
                 "connect_uri": superset.url,
                 "username": superset.username,
                 "password": f"${{{SUPERSET_PASSWORD_VAR}}}",
-                "provider": "db",
+                # DataHub's superset source posts it to /api/v1/security/login; Superset runs AUTH_OAUTH
+                # and allows it (components/runtime/superset_sign_in.py, API_LOGIN_PROVIDER).
+                "provider": API_LOGIN_PROVIDER,
             },
         )
     return {

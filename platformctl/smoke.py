@@ -48,6 +48,7 @@ import pulumi
 from components.catalog import AUTH_SECRET, FRONTEND_HEALTH_PATH, SYSTEM_CLIENT_ID
 from components.config import StackConfig, parse_stack_config
 from components.local.foundation import INGRESS_NAMESPACE, INGRESS_RELEASE
+from components.runtime.superset_sign_in import API_LOGIN_PROVIDER
 from components.tools import UI_HEALTH_PATHS
 from components.tools.superset import ADMIN as SUPERSET_ADMIN
 from components.tools.superset import CREDENTIALS_SECRET as SUPERSET_CREDENTIALS_SECRET
@@ -504,7 +505,8 @@ def check_superset(kube: Kube, http: Http, target: SupersetTarget) -> Check:
         login = http.request(
             "POST",
             f"{base}/security/login",
-            body={"username": SUPERSET_ADMIN, "password": password, "provider": "db", "refresh": False},
+            # Allowed under AUTH_OAUTH: components/runtime/superset_sign_in.py, API_LOGIN_PROVIDER.
+            body={"username": SUPERSET_ADMIN, "password": password, "provider": API_LOGIN_PROVIDER, "refresh": False},
         )
         if login.status != 200:
             return Check("superset", target.domain, False, f"login as {SUPERSET_ADMIN} answered HTTP {login.status}")

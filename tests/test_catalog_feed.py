@@ -359,9 +359,11 @@ def test_recipes_on_aws_use_the_pod_role(sales: Program) -> None:
     assert dbt["run_results_paths"] == [f"s3://{BUCKET}/dbt/artifacts/run_results.json"]
     assert (dbt["target_platform"], dbt["aws_connection"]) == ("redshift", {"aws_region": "eu-west-1"})
     superset = recipes["superset"]["source"]["config"]
-    assert (superset["connect_uri"], superset["password"]) == (
+    # The provider DataHub's superset source sends to /api/v1/security/login (test_sign_in: allowed under AUTH_OAUTH).
+    assert (superset["connect_uri"], superset["password"], superset["provider"]) == (
         "http://sales-superset.sales.svc:8088",
         "${SUPERSET_PASSWORD}",
+        "db",
     )
     for name, recipe in recipes.items():
         assert recipe["sink"] == {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -431,3 +433,44 @@ def test_superset_env_names_what_the_module_reads(program: Program) -> None:
                 else set()
             )
             assert read - optional <= provided, read - provided
+
+
+# Flask-AppBuilder's auth type constants (flask_appbuilder/const.py): AUTH_DB 1, AUTH_LDAP 2, AUTH_OAUTH 4.
+FAB_AUTH_DB, FAB_AUTH_LDAP, FAB_AUTH_OAUTH = 1, 2, 4
+
+
+def fab_api_login_accepts(config: dict[str, Any], provider: str) -> bool:
+    """Flask-AppBuilder 5.2.2's check of the login API's `provider` (security/schemas.py validate_provider),
+    the strictest form in the range Superset 6.1.0 allows (>=5.0.2,<6); 5.0.2 to 5.2.1 also accept any
+    provider when AUTH_TYPE maps to none (AUTH_OAUTH)."""
+    if config.get("AUTH_API_LOGIN_ALLOW_MULTIPLE_PROVIDERS", False):
+        return True
+    provider_name = {FAB_AUTH_DB: "db", FAB_AUTH_LDAP: "ldap"}.get(config["AUTH_TYPE"])
+    return provider_name is not None and provider_name == provider
+
+
+def superset_config(override: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The names the sign-in configOverrides block sets, evaluated as superset_config.py would be."""
+    fab = types.ModuleType("flask_appbuilder.security.manager")
+    fab.AUTH_OAUTH = FAB_AUTH_OAUTH  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "flask_appbuilder.security.manager", fab)
+    monkeypatch.setitem(sys.modules, "dataplatform_sign_in", superset_sign_in)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    env = {"SIGN_IN_ISSUER_URL": "https://idp.example.com", "SIGN_IN_CLIENT_ID": "c", "SIGN_IN_CLIENT_SECRET": "s"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    names: dict[str, Any] = {}
+    exec(compile(override, "superset_config.py", "exec"), names)
+    return names
+
+
+def test_the_password_login_api_works_under_the_platforms_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emergency admin, the catalog's Superset ingestion and smoke log in with provider "db" while
+    Superset runs AUTH_OAUTH: Flask-AppBuilder 5.2.2+ accepts that only with the multiple-providers switch."""
+    release = program_for("dev").one(RELEASE, "sales-superset")
+    config = superset_config(release.inputs["values"]["configOverrides"]["sign_in"], monkeypatch)
+    assert config["AUTH_TYPE"] == FAB_AUTH_OAUTH
+    assert fab_api_login_accepts(config, superset_sign_in.API_LOGIN_PROVIDER)
+    # Without the switch, 5.2.2 refuses it: the switch is what keeps the login working.
+    assert not fab_api_login_accepts({**config, "AUTH_API_LOGIN_ALLOW_MULTIPLE_PROVIDERS": False}, "db")
+    assert superset_sign_in.API_LOGIN_PROVIDER == "db"

@@ -75,6 +75,16 @@ def oauth_provider(env: Mapping[str, str]) -> dict[str, Any]:
     return {"name": PROVIDER, "token_key": "access_token", "icon": "fa-sign-in", "remote_app": remote}
 
 
+# The emergency admin, the catalog's Superset ingestion and `platformctl smoke` log in with
+# POST /api/v1/security/login {"provider": "db"} (API_LOGIN_PROVIDER). Flask-AppBuilder registers that API
+# whatever AUTH_TYPE is, and its `db` branch (security/api.py -> manager.auth_user_db) never reads AUTH_TYPE;
+# only security/schemas.py `validate_provider` does. Superset 6.1.0 requires flask-appbuilder>=5.0.2,<6:
+# in FAB 5.0.2 to 5.2.1 that check passes when AUTH_TYPE maps to no API provider (AUTH_OAUTH); from 5.2.2
+# (dpgaspar/Flask-AppBuilder#2462) it rejects "db" under AUTH_OAUTH unless
+# AUTH_API_LOGIN_ALLOW_MULTIPLE_PROVIDERS is set. Set it, so the password login works on every FAB in the range.
+API_LOGIN_PROVIDER = "db"
+
+
 def settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The superset_config names this module sets (AUTH_TYPE is set by the caller: AUTH_OAUTH)."""
     env = os.environ if env is None else env
@@ -84,6 +94,7 @@ def settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "AUTH_USER_REGISTRATION_ROLE": NO_ACCESS_ROLE,
         "AUTH_ROLES_MAPPING": roles_mapping(env),
         "AUTH_ROLES_SYNC_AT_LOGIN": True,
+        "AUTH_API_LOGIN_ALLOW_MULTIPLE_PROVIDERS": True,
     }
 
 

@@ -224,7 +224,8 @@ SIGN_IN_MODULE = "dataplatform_sign_in"
 _SIGN_IN_SOURCE = Path(__file__).resolve().parent.parent / "runtime" / "superset_sign_in.py"
 _EXTRA_CONFIG_PATH = "/app/configs"
 # superset_config.py: sign-in through the platform's provider; the emergency admin keeps only the API
-# (POST /api/v1/security/login with provider "db") and `superset fab reset-password` in a pod.
+# (POST /api/v1/security/login with provider "db", which `settings()` keeps allowed under AUTH_OAUTH:
+# the Flask-AppBuilder facts are in components/runtime/superset_sign_in.py) and `superset fab reset-password`.
 _SIGN_IN_OVERRIDE = (
     "import sys\n"
     f"sys.path.insert(0, {_EXTRA_CONFIG_PATH!r})\n"
