@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -514,6 +515,9 @@ def image_findings(objects: Iterable[dict[str, Any]], namespace: str | None = No
 #   `hub-existing-secret-or-default` to the name of the Secret the hub reads);
 # - a switch, not a secret, when the first word says so (ALLOW_EMPTY_PASSWORD: bitnami's Redis sets it to "no").
 # A literal value that is empty or a `$(VAR)` reference to another variable is not a secret.
+# An env var whose name ends in FILE (..._PASSWORD_FILE, ..._SECRET_FILE) holds a path, not a secret, only
+# when its value is a path under one of the container's volume mounts; otherwise the rest of its name
+# decides (`env_secret_like`). The policy pack applies the same rule (policy/rules.py, _sensitive_env).
 _SECRET_WORDS = _names("PASSWORD PASSWD PASS PASSPHRASE SECRET SECRETS TOKEN APIKEY CREDENTIAL CREDENTIALS PRIVATEKEY")
 _KEY_QUALIFIERS = _names("API ACCESS PRIVATE SECRET SIGNING ENCRYPTION MASTER CLIENT AUTH SESSION LICENSE SSH TLS")
 _REFERENCE_SUFFIXES = _names(
@@ -533,7 +537,29 @@ def words(name: str) -> list[str]:
 
 def secret_like(name: str) -> bool:
     """Does `name` look like it holds a secret value (rules above)?"""
+    return _secret_words(words(name))
+
+
+def mounted_path(value: Any, mount_paths: Iterable[str]) -> bool:
+    """Is `value` an absolute path at or below one of `mount_paths` (after resolving `..`)?"""
+    if not isinstance(value, str) or not value.startswith("/"):
+        return False
+    path = posixpath.normpath(value)
+    return any(
+        path == m or path.startswith(m.rstrip("/") + "/")
+        for m in (posixpath.normpath(p) for p in mount_paths if isinstance(p, str) and p.startswith("/"))
+    )
+
+
+def env_secret_like(name: str, value: Any, mount_paths: Iterable[str]) -> bool:
+    """Does env var `name`, set to `value` in a container with these volume mount paths, hold a secret?"""
     w = words(name)
+    if w[-1:] == ["FILE"]:
+        return not mounted_path(value, mount_paths) and _secret_words(w[:-1])
+    return _secret_words(w)
+
+
+def _secret_words(w: list[str]) -> bool:
     if not w or w[-1] in _REFERENCE_SUFFIXES or w[0] in _SWITCH_PREFIXES:
         return False
     if w[-2:] in (["PULL", "SECRET"], ["PULL", "SECRETS"]):
@@ -597,10 +623,11 @@ def secret_findings(
         spec = pod_spec(obj)
         for ckind, c in containers(spec) if spec else ():
             cname = f"{ckind} {c.get('name')}"
+            mounts = [m.get("mountPath") for m in c.get("volumeMounts") or []]
             for e in c.get("env") or []:
                 if "value" not in e:
                     continue
-                if secret_like(str(e.get("name", ""))) and _literal(e["value"]):
+                if env_secret_like(str(e.get("name", "")), e["value"], mounts) and _literal(e["value"]):
                     out.append(Finding("secret", where, f"{cname}: env {e.get('name')} has a literal value"))
                 elif _contains_known(str(e["value"]), known):
                     out.append(Finding("secret", where, f"{cname}: env {e.get('name')} holds a known secret value"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import json
+import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1513,6 +1514,24 @@ def _sensitive_key(key: str) -> bool:
     return normalized.endswith(_SENSITIVE_SUFFIXES) or (key.isupper() and "SECRET" in key)
 
 
+def _mounted_path(value: Any, mount_paths: Iterable[Any]) -> bool:
+    """Is `value` an absolute path at or below one of the mount paths (after resolving `..`)?"""
+    if not isinstance(value, str) or not value.startswith("/"):
+        return False
+    path = posixpath.normpath(value)
+    roots = [posixpath.normpath(m) for m in mount_paths if isinstance(m, str) and m.startswith("/")]
+    return any(path == m or path.startswith(m.rstrip("/") + "/") for m in roots)
+
+
+def _sensitive_env(name: str, value: Any, mount_paths: Iterable[Any]) -> bool:
+    """An env var ending in _FILE whose value is a path under one of the container's volume mounts holds a
+    path, not a secret; otherwise the rest of its name decides. The render checks apply the same rule
+    (platformctl/rendered_checks.py, env_secret_like)."""
+    if name.upper().endswith("_FILE"):
+        return not _mounted_path(value, mount_paths) and _sensitive_key(name[: -len("_FILE")])
+    return _sensitive_key(name)
+
+
 def _literal(value: Any) -> bool:
     # "$(VAR)" / "${VAR}" / "{{ template }}" reference a value instead of holding it.
     return isinstance(value, str) and bool(value.strip()) and not value.startswith("$") and "{{" not in value
@@ -1554,9 +1573,10 @@ def _k8s_no_secrets(res: Res, ctx: Ctx) -> Iterator[str]:
             yield f"{path} holds a literal credential; ConfigMaps are not secret"
     elif res.type in WORKLOADS:
         for c in _containers(_pod_spec(res)):
+            mounts = [_get(m, "mountPath") for m in _list(c.get("volumeMounts"))]
             for env in _list(c.get("env")):
-                name = _get(env, "name")
-                if isinstance(name, str) and _sensitive_key(name) and _literal(_get(env, "value")):
+                name, value = _get(env, "name"), _get(env, "value")
+                if isinstance(name, str) and _sensitive_env(name, value, mounts) and _literal(value):
                     yield f"container {c.get('name')!r} env {name} holds a literal credential; use valueFrom.secretKeyRef"
 
 

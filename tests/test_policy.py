@@ -711,8 +711,32 @@ CASES: dict[str, Case] = {
             ),
             r("kubernetes:core/v1:Secret", {"stringData": {"password": "x"}}, secret_paths=frozenset({"stringData"})),
             r("kubernetes:core/v1:ConfigMap", {"data": {"LOG_LEVEL": "info", "tokenUrl": "https://idp/token"}}),
+            # A _FILE name whose value is a path under a mounted volume holds a path, not a secret.
+            deployment(
+                bad_pod(
+                    env=[{"name": "SYSTEM_CLIENT_SECRET_FILE", "value": "/var/run/secrets/client/secret"}],
+                    volumeMounts=[{"name": "client", "mountPath": "/var/run/secrets/client"}],
+                )
+            ),
         ],
         also_failing=[
+            # ... and otherwise the rest of its name decides: here the value is the secret itself.
+            [
+                deployment(
+                    bad_pod(
+                        env=[{"name": "SYSTEM_CLIENT_SECRET_FILE", "value": "hunter2"}],
+                        volumeMounts=[{"name": "client", "mountPath": "/var/run/secrets/client"}],
+                    )
+                )
+            ],
+            [
+                deployment(
+                    bad_pod(
+                        env=[{"name": "DB_PASSWORD_FILE", "value": "/var/run/secrets/client/../../../etc/pw"}],
+                        volumeMounts=[{"name": "client", "mountPath": "/var/run/secrets/client"}],
+                    )
+                )
+            ],
             [r("kubernetes:helm.sh/v3:Release", {"values": {"postgresql": {"auth": {"postgresPassword": "hunter2"}}}})],
             [r("kubernetes:core/v1:ConfigMap", {"data": {"SUPERSET_SECRET_KEY": "abc"}})],
             [deployment(bad_pod(env=[{"name": "API_TOKEN", "value": "abc"}]))],

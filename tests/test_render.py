@@ -15,6 +15,7 @@ from platformctl import render
 from platformctl.render import NOT_OFFLINE, RenderResult, charts_src_dir, known_secrets, render_program, render_release
 from platformctl.rendered_checks import (
     Finding,
+    env_secret_like,
     image_findings,
     pss_findings,
     quota_fit,
@@ -378,6 +379,22 @@ def test_secrets_outside_secret_objects(obj: dict[str, Any]) -> None:
 )
 def test_secret_like_names(name: str, secret: bool) -> None:
     assert secret_like(name) is secret
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "secret"),
+    [
+        ("SYSTEM_CLIENT_SECRET_FILE", "/secrets/client/secret", False),  # a path under the mount
+        ("DB_PASSWORD_FILE", "/secrets/client", False),  # the mount itself (a subPath file)
+        ("SYSTEM_CLIENT_SECRET_FILE", "hunter2", True),
+        ("DB_PASSWORD_FILE", "/secrets/client/../../etc/pw", True),  # leaves the mount
+        ("DB_PASSWORD_FILE", "/secrets/clientele/pw", True),  # a sibling, not below it
+        ("PROPOSALS_FILE", "proposals.json", False),  # nothing secret in the rest of the name
+        ("DB_PASSWORD", "/secrets/client/pw", True),  # only a _FILE name is a path
+    ],
+)
+def test_a_file_env_holds_a_path_only_under_a_mount(name: str, value: str, secret: bool) -> None:
+    assert env_secret_like(name, value, ["/secrets/client"]) is secret
 
 
 QUOTA_OBJECTS = _fixture_objects("quota.yaml")
