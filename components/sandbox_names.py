@@ -14,3 +14,14 @@ SANDBOX_PREFIX = "sandbox/"
 def analyst_service_account(domain: str) -> str:
     """The ServiceAccount in SANDBOX_NAMESPACE whose pods run as `domain`'s analyst role."""
     return f"analyst-{domain}"
+
+
+def athena_workgroup(environment: str, domain: str) -> str:
+    """`domain`'s sandbox Athena workgroup (AWS): PyAthena uses it when env AWS_ATHENA_WORK_GROUP names it."""
+    return f"dp-{environment}-{domain}-sandbox"
+
+
+def glue_database(environment: str, domain: str) -> str:
+    """`domain`'s sandbox Glue database (AWS), holding its own and consumed products' tables.
+    Athena takes lowercase letters, digits and '_' in database names unquoted."""
+    return f"dp_{environment}_{domain}".replace("-", "_")

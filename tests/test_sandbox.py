@@ -25,7 +25,7 @@ from components.aws.sandbox_access import RESULTS_PREFIX, RESULTS_RETENTION_DAYS
 from components.domain import grants_for
 from components.domain_config import ATHENA_MIN_CUTOFF_BYTES, Domain, Sandbox, load_domains
 from components.interfaces import TableSchema
-from components.sandbox_names import SANDBOX_NAMESPACE, analyst_service_account
+from components.sandbox_names import SANDBOX_NAMESPACE, analyst_service_account, athena_workgroup, glue_database
 from components.tools.sandbox import request as sandbox_request
 from platformctl.simulate import Program, Resource
 from tests.harness import PROJECT_DIR, program_for
@@ -424,6 +424,9 @@ def test_the_sandbox_is_a_registry_tool_that_exports_what_analysts_query(dev: Pr
         "region": REGION,
     }
     assert "sandbox" not in exports["sales"]
+    # The names the notebooks half derives on its own (components/sandbox_names.py) are the ones built.
+    assert exports["marketing"]["sandbox"]["athenaWorkgroup"] == athena_workgroup("dev", "marketing")
+    assert exports["marketing"]["sandbox"]["glueDatabase"] == glue_database("dev", "marketing")
     # No ServiceAccount in the domain namespace: the notebooks' lives in the sandbox namespace.
     assert not [r for r in dev.resources if r.name == "marketing-sa-sandbox"]
     assert "sandbox" not in program_for("local").exports["domains"]["marketing"]

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from components.aws.identity import consume_statements, pod_identity_trust_policy
 from components.interfaces import ProductGrant
-from components.sandbox_names import SANDBOX_NAMESPACE, SANDBOX_PREFIX, analyst_service_account
+from components.sandbox_names import (
+    SANDBOX_NAMESPACE,
+    SANDBOX_PREFIX,
+    analyst_service_account,
+    athena_workgroup,
+    glue_database,
+)
 
 CURATED_PREFIX = "curated/"
 # Athena query results, under the one prefix the analyst may write.
@@ -72,13 +78,9 @@ def pipeline_role_name(environment: str, domain: str) -> str:
     return f"dp-{environment}-{domain}-domain"
 
 
-def workgroup_name(environment: str, domain: str) -> str:
-    return f"dp-{environment}-{domain}-sandbox"
-
-
-def glue_database_name(environment: str, domain: str) -> str:
-    """Athena takes lowercase letters, digits and '_' in database names unquoted."""
-    return f"dp_{environment}_{domain}".replace("-", "_")
+# Shared with the notebooks half, whose profiles point PyAthena at the workgroup.
+workgroup_name = athena_workgroup
+glue_database_name = glue_database
 
 
 def table_name(producer: str, product: str) -> str:
