@@ -999,6 +999,31 @@ def _sandbox_roles(resources: Sequence[Res], ctx: Ctx) -> Iterator[tuple[str, st
                         yield role.urn, problem
 
 
+ATHENA_WORKGROUP = ("aws:athena/workgroup:Workgroup",)
+
+
+@resource_rule(
+    "athena-workgroup-enforced",
+    "Athena workgroups enforce their configuration, encrypt query results with KMS and bound each query's scan "
+    "(tfsec aws-athena-no-encryption-override and enable-at-rest-encryption, Control Tower CT.ATHENA.PR.2).",
+    ATHENA_WORKGROUP,
+    dev=MANDATORY,
+    prod=MANDATORY,
+)
+def _athena_workgroup(res: Res, ctx: Ctx) -> Iterator[str]:
+    config = res.props.get("configuration")
+    if config is UNKNOWN:
+        return
+    # Omitted, AWS enforces the configuration (the provider's default too).
+    if _get(config, "enforceWorkgroupConfiguration") is False:
+        yield "configuration.enforceWorkgroupConfiguration is false: clients may drop the result encryption"
+    option = _get(config, "resultConfiguration", "encryptionConfiguration", "encryptionOption")
+    if option is not UNKNOWN and option not in ("SSE_KMS", "CSE_KMS"):
+        yield f"query results are not encrypted with KMS (encryptionOption {option!r})"
+    if _get(config, "bytesScannedCutoffPerQuery") is None:
+        yield "configuration.bytesScannedCutoffPerQuery is not set: a query may scan without bound"
+
+
 # --- AWS: data services ----------------------------------------------------------------------------
 
 RDS_INSTANCE = ("aws:rds/instance:Instance",)

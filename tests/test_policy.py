@@ -200,6 +200,16 @@ GOOD_SANDBOX = (
 )
 
 
+GOOD_WORKGROUP = {
+    "enforceWorkgroupConfiguration": True,
+    "bytesScannedCutoffPerQuery": 10 * 2**30,
+    "resultConfiguration": {
+        "outputLocation": "s3://b/sandbox/athena/",
+        "encryptionConfiguration": {"encryptionOption": "SSE_KMS", "kmsKeyArn": "arn:aws:kms:eu-west-1:1:key/k"},
+    },
+}
+
+
 def sandbox_world(*statements: dict[str, Any], pipeline: str = PIPELINE_POLICY) -> list[Res]:
     """A domain's pipeline role and its sandbox role (tagged with the pipeline role's name), with policies."""
     role = r("aws:iam/role:Role", {"name": "dp-dev-marketing-domain"}, name="domain")
@@ -757,6 +767,35 @@ CASES: dict[str, Case] = {
             [r(BUCKET, {"tags": {"lifecycle": "other"}}, retain_on_delete=None)],
         ],
     ),
+    "athena-workgroup-enforced": Case(
+        [
+            r(
+                "aws:athena/workgroup:Workgroup",
+                {"configuration": {**GOOD_WORKGROUP, "enforceWorkgroupConfiguration": False}},
+            )
+        ],
+        [r("aws:athena/workgroup:Workgroup", {"configuration": GOOD_WORKGROUP})],
+        also_failing=[
+            [r("aws:athena/workgroup:Workgroup", {})],  # no configuration: results unencrypted, scans unbounded
+            [
+                r(
+                    "aws:athena/workgroup:Workgroup",
+                    {
+                        "configuration": {
+                            **GOOD_WORKGROUP,
+                            "resultConfiguration": {"encryptionConfiguration": {"encryptionOption": "SSE_S3"}},
+                        }
+                    },
+                )
+            ],
+            [
+                r(
+                    "aws:athena/workgroup:Workgroup",
+                    {"configuration": {k: v for k, v in GOOD_WORKGROUP.items() if k != "bytesScannedCutoffPerQuery"}},
+                )
+            ],
+        ],
+    ),
     "sandbox-role-scoped": Case(
         # Writes the curated zone.
         sandbox_world(
@@ -1029,6 +1068,20 @@ def _aws_world(env: str, good: bool) -> Callable[[], None]:
         aws.eks.PodIdentityAssociation(
             "app", cluster_name="cluster", namespace="sales", service_account="app", role_arn=role.arn, opts=o
         )
+        aws.athena.Workgroup(
+            "sandbox",
+            configuration=aws.athena.WorkgroupConfigurationArgs(
+                enforce_workgroup_configuration=good,
+                bytes_scanned_cutoff_per_query=10 * 2**30,
+                result_configuration=aws.athena.WorkgroupConfigurationResultConfigurationArgs(
+                    output_location="s3://b/sandbox/athena/",
+                    encryption_configuration=aws.athena.WorkgroupConfigurationResultConfigurationEncryptionConfigurationArgs(
+                        encryption_option="SSE_KMS", kms_key_arn="arn:aws:kms:eu-west-1:1:key/k"
+                    ),
+                ),
+            ),
+            opts=o,
+        )
         # A sandbox role next to its pipeline role ("app" writes b/*): it writes sandbox/ only when good.
         aws.iam.RolePolicy(
             "app-writes",
@@ -1291,6 +1344,7 @@ CONTROLLED = {
     "aws:rds/instance:Instance": {"rds-encrypted-private", "rds-resilience", "rds-maintained"},
     "aws:redshiftserverless/namespace:Namespace": {"redshift-namespace-cmk"},
     "aws:redshiftserverless/workgroup:Workgroup": {"redshift-workgroup-private"},
+    "aws:athena/workgroup:Workgroup": {"athena-workgroup-enforced"},
     "aws:ec2/vpc:Vpc": {"vpc-flow-logs", "vpc-default-sg-closed"},
     "kubernetes:core/v1:Namespace": {"k8s-namespace-pss", "k8s-default-deny", "k8s-domain-quota"},
     "kubernetes:helm.sh/v3:Release": {"k8s-no-secrets-in-config", "helm-no-create-namespace"},
