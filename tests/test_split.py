@@ -113,11 +113,16 @@ def test_the_environment_stack_in_split_mode_registers_no_domain_resource_and_th
     # the one part of it that follows the domain files.
     notebooks = [r for r in env.resources if "dataplatform:notebooks:AnalystNotebooks" in r.urn]
     assert notebooks
+    move = "a domain's resource in the environment's stack: register it under DataDomainStack (split-stacks.md)"
     for r in env.resources:
         if r in notebooks:
             continue
-        assert r.name.split("-")[0] not in names, r.urn
-        assert not any(isinstance(v, str) and v in names for v in walk(r.inputs)), r.urn
+        # Its logical name, its Kubernetes name (e.g. analyst-sales) and its labels or tags (domain: sales).
+        metadata = r.inputs.get("metadata") if isinstance(r.inputs.get("metadata"), dict) else {}
+        for name in (r.name, str(metadata.get("name", ""))):
+            assert not set(name.split("-")) & names, f"{r.urn}: {move}"
+        marks = [r.inputs.get("tags") or {}, metadata.get("labels") or {}]
+        assert not any(v in names for v in walk(marks)), f"{r.urn}: {move}"
     platform_part = {r.urn: r for r in one.resources if r.urn not in domain_urns(one)}
     assert {r.urn for r in env.resources} == set(platform_part)
     for r in env.resources:
