@@ -230,6 +230,13 @@ def test_a_removed_domain_file_of_a_retired_domain_drops_its_stack() -> None:
     assert not [e for e in ws.events if e == ("prepare", "dev-old")]  # never re-created or re-configured
 
 
+def test_a_deleted_domain_named_by_the_ci_matrix_goes_through_offboarding() -> None:
+    ws = FakeWorkspace(SPLIT, {"dev", "dev-a", "dev-old"})
+    report = orchestrate(ws, "dev", "preview", Selection.named(["old"]), active=["a"], retired_records={"old"})
+    assert [(s.stack, s.action, s.status) for s in report.stacks] == [("dev-old", "offboard", "ok")]
+    assert started(ws) == ["dev-old"] and ("start-drop-preview", "dev-old") in ws.events and "dev-old" in ws.stacks
+
+
 def test_a_removed_domain_file_without_retiring_first_is_blocked() -> None:
     ws = FakeWorkspace(SPLIT, {"dev", "dev-old"})
     report = orchestrate(ws, "dev", "up", Selection.everything(), active=[], retired_records=set())
