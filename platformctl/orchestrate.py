@@ -449,7 +449,10 @@ def write_outputs(report: Report, out: Path) -> None:
 
 
 class AutomationWorkspace:
-    """`Workspace` on `pulumi.automation.LocalWorkspace` over this project directory (needs the Pulumi CLI)."""
+    """`Workspace` on `pulumi.automation.LocalWorkspace` over this project directory (needs the Pulumi CLI).
+
+    Safe from the pool's threads: every CLI command it runs names its stack (`--stack`), none relies on
+    the workspace's selected stack."""
 
     def __init__(
         self,
