@@ -118,7 +118,8 @@ def test_the_environment_stack_in_split_mode_registers_no_domain_resource_and_th
         if r in notebooks:
             continue
         # Its logical name, its Kubernetes name (e.g. analyst-sales) and its labels or tags (domain: sales).
-        metadata = r.inputs.get("metadata") if isinstance(r.inputs.get("metadata"), dict) else {}
+        found = r.inputs.get("metadata")
+        metadata: dict[str, Any] = found if isinstance(found, dict) else {}
         for name in (r.name, str(metadata.get("name", ""))):
             assert not set(name.split("-")) & names, f"{r.urn}: {move}"
         marks = [r.inputs.get("tags") or {}, metadata.get("labels") or {}]
