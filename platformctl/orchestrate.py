@@ -223,15 +223,30 @@ def git_file(ref: str, path: str, repo: Path = PROJECT_DIR) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def _products(text: str | None) -> Any:
-    return (yaml.safe_load(text) or {}).get("products") if text is not None else None
+# What the environment's stack reads of a domain file: the sign-in redirect URIs (which tools have a UI) and
+# the analysts' notebooks, a profile and ServiceAccount per sandbox domain gated by its access groups.
+ENVIRONMENT_KEYS = ("tools", "access", "stacks", "retired")
+
+
+def _keys(text: str | None, keys: Sequence[str]) -> Any:
+    if text is None:
+        return None
+    doc = yaml.safe_load(text) or {}
+    return {k: doc.get(k) for k in keys}
+
+
+def file_keys_changed(
+    name: str, base: str, keys: Sequence[str], repo: Path = PROJECT_DIR, domains_dir: Path | None = None
+) -> bool:
+    """Whether `keys` of `domains/<name>.yaml` differ between `base` and the working tree (or it came or went)."""
+    head = (domains_dir or repo / "domains") / f"{name}.yaml"
+    now = head.read_text(encoding="utf-8") if head.is_file() else None
+    return _keys(now, keys) != _keys(git_file(base, f"domains/{name}.yaml", repo), keys)
 
 
 def products_changed(name: str, base: str, repo: Path = PROJECT_DIR, domains_dir: Path | None = None) -> bool:
     """Whether `name`'s products (what consumers' grants are made of) differ between `base` and the working tree."""
-    head = (domains_dir or repo / "domains") / f"{name}.yaml"
-    now = head.read_text(encoding="utf-8") if head.is_file() else None
-    return _products(now) != _products(git_file(base, f"domains/{name}.yaml", repo))
+    return file_keys_changed(name, base, ("products",), repo, domains_dir)
 
 
 # ---------------------------------------------------------------- plan
@@ -566,14 +581,26 @@ def selection_from_diff(
     domains_dir: Path,
     *,
     products_changed: Callable[[str], bool] = lambda _name: True,
+    environment_changed: Callable[[str], bool] = lambda _name: True,
 ) -> Selection:
     """What `--changed-since` runs: every stack if the program changed, else the changed domains, plus the
-    consumers of those whose products changed (a consumer's grants are built from the producer's products)."""
+    consumers of those whose products changed (a consumer's grants are built from the producer's products),
+    plus the environment's stack if what it reads of a changed file changed (`ENVIRONMENT_KEYS`)."""
     change = classify(paths, environment)
     if change.everything:
         return Selection.everything()
     producers = {d for d in change.domains if products_changed(d)}
-    return Selection(False, frozenset(change.domains | consumers_of(producers, domains_dir)))
+    return Selection(
+        any(environment_changed(d) for d in change.domains),
+        frozenset(change.domains | consumers_of(producers, domains_dir)),
+    )
+
+
+def _since(base: str, repo: Path, domains_dir: Path) -> dict[str, Callable[[str], bool]]:
+    return {
+        "products_changed": lambda name: products_changed(name, base, repo, domains_dir),
+        "environment_changed": lambda name: file_keys_changed(name, base, ENVIRONMENT_KEYS, repo, domains_dir),
+    }
 
 
 def merge_base(ref: str, repo: Path = PROJECT_DIR) -> str:
@@ -585,12 +612,7 @@ def merge_base(ref: str, repo: Path = PROJECT_DIR) -> str:
 
 def selection_since(ref: str, environment: str, domains_dir: Path, repo: Path = PROJECT_DIR) -> Selection:
     base = merge_base(ref, repo)
-    return selection_from_diff(
-        changed_paths(ref, repo),
-        environment,
-        domains_dir,
-        products_changed=lambda name: products_changed(name, base, repo, domains_dir),
-    )
+    return selection_from_diff(changed_paths(ref, repo), environment, domains_dir, **_since(base, repo, domains_dir))
 
 
 def _base_file_includes(name: str, environment: str, base: str, repo: Path) -> bool:
@@ -623,9 +645,7 @@ def ci_matrix(
         scope = file_scope(env, repo)
         if scope not in (SINGLE, PLATFORM):
             raise OrchestrationError(f"Pulumi.{env}.yaml: {SCOPE_KEY}: '{scope}' is not an environment's scope")
-        selection = selection_from_diff(
-            paths, env, domains_dir, products_changed=lambda name: products_changed(name, base, repo, domains_dir)
-        )
+        selection = selection_from_diff(paths, env, domains_dir, **_since(base, repo, domains_dir))
         active = active_domains(domains_dir, env)
         if scope == SINGLE:
             if selection.domains is None or selection.domains:

@@ -368,7 +368,14 @@ def test_docs_only_previews_nothing_and_uncommitted_changes_count(repo: Path) ->
 def test_a_deleted_domain_file_previews_its_stack_for_the_offboarding_step(repo: Path) -> None:
     git(repo, "rm", "-q", "domains/marketing.yaml")
     git(repo, "commit", "-q", "-m", "remove marketing")
-    assert stacks(repo) == ["dev-marketing", "prod"]
+    # The environment's stack too: its sign-in redirect URIs and notebooks follow the domain files.
+    assert stacks(repo) == ["dev", "dev-marketing", "prod"]
+
+
+def test_a_domain_file_change_the_environment_reads_previews_the_environment_stack_too(repo: Path) -> None:
+    doc = yaml.safe_load((repo / "domains" / "sales.yaml").read_text())
+    edit_domain(repo, "sales", tools={**doc["tools"], "sandbox": {"enabled": True}})
+    assert stacks(repo) == ["dev", "dev-sales", "prod"]
 
 
 def test_selection_since_a_ref_is_the_same_rule(repo: Path) -> None:
