@@ -7,9 +7,11 @@ either returns the domains of one stack or raises a single ConfigError listing e
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Collection, Iterable
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -1124,6 +1126,13 @@ def _display(path: Path, directory: Path) -> str:
     return path.relative_to(directory.parent).as_posix()
 
 
+@lru_cache(maxsize=256)
+def _parsed(text: str) -> Any:
+    """A domain file's YAML, parsed once per text: the offline tools and the tests load the same files
+    hundreds of times per process (callers get a deep copy; errors are raised again, not cached)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+
+
 def _read(path: Path, shown: str) -> tuple[Any, list[str]]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -1132,7 +1141,7 @@ def _read(path: Path, shown: str) -> tuple[Any, list[str]]:
     except OSError as exc:
         return None, [f"{shown}: cannot be read ({exc.strerror})"]
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        raw = copy.deepcopy(_parsed(text))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
