@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import json
@@ -919,6 +920,18 @@ def test_unknown_values_are_not_reported() -> None:
         r("aws:iam/role:Role", {"assumeRolePolicy": UNKNOWN}),
         r("kubernetes:core/v1:Namespace", {"metadata": {"name": UNKNOWN, "labels": PSS}}),
         deployment({**GOOD_POD, "containers": [{**GOOD_CONTAINER, "image": UNKNOWN}]}),
+        # A sandbox role whose policy is not known yet (preview), and one whose tags are not.
+        *[
+            dataclasses.replace(x, props={**x.props, "policy": UNKNOWN}) if x.name == "analyst-p" else x
+            for x in sandbox_world(*GOOD_SANDBOX, {"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
+        ],
+        r("aws:iam/role:Role", {"name": "dp-dev-sales-analyst", "tags": UNKNOWN}, name="unknown-tags"),
+        r("aws:athena/workgroup:Workgroup", {"configuration": UNKNOWN}),
+        r(
+            "aws:athena/workgroup:Workgroup",
+            {"configuration": {**GOOD_WORKGROUP, "resultConfiguration": UNKNOWN}},
+            name="unknown-results",
+        ),
     ]
     # These resources have no provider, which aws-tags-standard reports; everything else must stay quiet.
     assert [f for f in evaluate(world, Ctx("prod")) if f.rule != "aws-tags-standard"] == []
