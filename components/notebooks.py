@@ -1,8 +1,8 @@
 """AnalystNotebooks: the analyst sandbox's notebooks, one JupyterHub per stack (docs/notebooks.md).
 
 Created only when at least one (not retired) domain sets `tools.sandbox.enabled`. Creates:
-- NamespaceGuardrails for `SANDBOX_NAMESPACE`, the same as a domain's (Pod Security labels, quota
-  and limit range from `notebooks.quota`, default deny), without the blanket same-namespace allow:
+- NamespaceGuardrails for `SANDBOX_NAMESPACE`, the same as a domain's (Pod Security labels, enforcing
+  `restricted`; quota and limit range from `notebooks.quota`, default deny), without the blanket same-namespace allow:
   the chart's NetworkPolicies open exactly hub <-> proxy <-> user server, so one analyst's server
   cannot reach another's. The guardrails add DNS, HTTPS egress (AWS APIs: S3, Athena, Glue, STS),
   the EKS Pod Identity agent on AWS, the load balancer to the proxy's port, and on the local stack
@@ -98,6 +98,9 @@ def guardrails_args(config: StackConfig, foundation: Foundation) -> GuardrailsAr
         private_egress=(allow.private_egress if config.foundation == "local" else ()) + allow.credentials_egress,
         egress_namespaces=allow.egress_namespaces,
         same_namespace=False,
+        # Hub and proxy are rendered and checked; user servers get restricted contexts from KubeSpawner
+        # (values.jupyterhub: hub.config.KubeSpawner), checked in tests/test_notebooks.py.
+        pss_enforce="restricted",
     )
 
 

@@ -110,6 +110,7 @@ DOCUMENTED_KEYS: dict[str, dict[str, str]] = {
     # the trait names we set are checked against OAuthenticator 17.4.0 in tests/test_notebooks.py.
     "jupyterhub": {
         "hub.config.GenericOAuthenticator": "pass-through: files/hub/jupyterhub_config.py updates c[section] from hub.config",
+        "hub.config.KubeSpawner": "pass-through: files/hub/jupyterhub_config.py updates c[section] from hub.config",
     },
     "datahub-prerequisites": {
         "opensearch.opensearchJavaOpts": "values.yaml, commented under opensearch",

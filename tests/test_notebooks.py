@@ -30,6 +30,7 @@ from components.values import jupyterhub as hub_values
 from components.values.common import Image
 from platformctl.chartkeys import reference_values, shared_charts_dir, unknown_keys
 from platformctl.order import waits_for
+from platformctl.rendered_checks import pss_restricted_violations
 from platformctl.simulate import PROJECT_DIR
 from tests.harness import Program, Secret, program_for, stack_config
 
@@ -147,6 +148,44 @@ def test_authenticator_settings_are_traits_of_oauthenticator() -> None:
     for args in (sign_in(), explicit):
         keys = set(build(sign_in=args)["hub"]["config"]["GenericOAuthenticator"])
         assert keys <= hub_values.AUTHENTICATOR_TRAITS
+
+
+def test_spawner_settings_are_traits_of_kubespawner() -> None:
+    assert set(build()["hub"]["config"]["KubeSpawner"]) <= hub_values.SPAWNER_TRAITS
+
+
+def _user_pod(values: dict[str, Any]) -> dict[str, Any]:
+    """A user server's pod as KubeSpawner 7.0.0 builds it (kubespawner/objects.py make_pod): its own security
+    fields first, then pod_/container_security_context over them; the home volume, Pod Identity's token."""
+    single = values["singleuser"]
+    spawner = values["hub"]["config"].get("KubeSpawner", {})
+    psc = {"fsGroup": single["fsGid"], **spawner.get("pod_security_context", {})}
+    csc = {
+        "runAsUser": single["uid"],
+        "allowPrivilegeEscalation": single["allowPrivilegeEscalation"],
+        **spawner.get("container_security_context", {}),
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "jupyter-analyst", "namespace": SANDBOX_NAMESPACE},
+        "spec": {
+            "securityContext": psc,
+            "containers": [{"name": "notebook", "image": "x:1", "securityContext": csc}],
+            "volumes": [
+                {"name": "home", "persistentVolumeClaim": {"claimName": "claim-analyst"}},
+                {"name": "eks-pod-identity-token", "projected": {"sources": [{"serviceAccountToken": {"path": "t"}}]}},
+            ],
+        },
+    }
+
+
+def test_user_servers_meet_pod_security_restricted() -> None:
+    values = build()
+    assert pss_restricted_violations(_user_pod(values), "1.35") == []
+    # Without the platform's contexts, KubeSpawner's own would not.
+    del values["hub"]["config"]["KubeSpawner"]
+    assert pss_restricted_violations(_user_pod(values), "1.35") != []
 
 
 def test_explicit_endpoints_skip_discovery() -> None:
@@ -319,6 +358,13 @@ def test_rendered_objects_are_valid_and_namespaced(rendered: list[dict[str, Any]
     assert proxy["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
 
 
+def test_hub_and_proxy_meet_pod_security_restricted(rendered: list[dict[str, Any]]) -> None:
+    pods = [o for o in rendered if o["kind"] == "Deployment"]
+    assert {o["metadata"]["name"] for o in pods} == {"hub", "proxy"}
+    for obj in pods:
+        assert pss_restricted_violations(obj, "1.35") == [], obj["metadata"]["name"]
+
+
 def test_the_hub_reads_the_client_secret_and_runs_the_module(rendered: list[dict[str, Any]]) -> None:
     pod = one(rendered, "Deployment", "hub")["spec"]["template"]["spec"]
     (hub,) = pod["containers"]
@@ -425,6 +471,13 @@ def test_no_secret_reaches_the_values(program: Program) -> None:
 def one_secret(program: Program, name: str):
     (found,) = [r for r in in_sandbox(program, SECRET) if r.inputs["metadata"]["name"] == name]
     return found
+
+
+def test_the_namespace_enforces_restricted(program: Program) -> None:
+    (ns,) = [
+        r for r in program.of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == SANDBOX_NAMESPACE
+    ]
+    assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 def test_the_namespace_has_no_blanket_same_namespace_allow(program: Program) -> None:

@@ -87,7 +87,8 @@ def test_only_a_namespace_without_unproven_tools_enforces_restricted(jobs_only: 
     assert render.restricted_namespaces(jobs_only) == ["jobsonly"]
     for stack in ("dev", "prod"):
         # The sample domains run Dagster, Airbyte and Superset; the platform namespace runs DataHub's prerequisites.
-        assert render.restricted_namespaces(program_for(stack)) == []
+        # The analysts' notebooks (marketing enables the sandbox) are proven in tests/test_notebooks.py.
+        assert render.restricted_namespaces(program_for(stack)) == ["sandbox"]
 
 
 def test_render_check_proves_the_restricted_namespace(jobs_only: Program, tmp_path: Path) -> None:

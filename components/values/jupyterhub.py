@@ -13,6 +13,9 @@ https://hub.jupyter.org/helm-chart/; hub image: KubeSpawner 7.0.0, OAuthenticato
   profile is decided in the hub by `components/runtime/jupyterhub_sandbox.py` (shipped as
   `hub.extraFiles`), from `custom.dataplatform.profileGroups`.
 - Idle culling (`cull`) and one home volume per user of a fixed size (`singleuser.storage`).
+- Pod Security `restricted` for user servers: KubeSpawner's `pod_security_context` and
+  `container_security_context` (through `hub.config.KubeSpawner`) add non-root, RuntimeDefault seccomp and
+  no capabilities to what it sets itself (runAsUser, fsGroup, no privilege escalation).
 - Network: the chart's NetworkPolicies give exactly the hub <-> proxy <-> user-server paths; every
   `egressAllowRules` entry is off, so DNS, HTTPS and the data services come only from the namespace's
   guardrails, and the proxy admits the load balancer only through the guardrails too
@@ -70,6 +73,8 @@ AUTHENTICATOR_TRAITS = frozenset(
         "token_url",
     }
 )
+# KubeSpawner 7.0.0 traits set through hub.config (kubespawner/spawner.py); the chart maps neither.
+SPAWNER_TRAITS = frozenset({"pod_security_context", "container_security_context"})
 _EGRESS_OFF = {
     "cloudMetadataServer": False,
     "dnsPortsCloudMetadataServer": False,
@@ -222,6 +227,16 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict[str, Any]:
             "config": {
                 "JupyterHub": {"authenticator_class": "generic-oauth", "admin_access": False},
                 "GenericOAuthenticator": authenticator,
+                # Merged by KubeSpawner over what it sets itself (runAsUser, fsGroup, allowPrivilegeEscalation),
+                # so user servers meet Pod Security `restricted` (the namespace enforces it).
+                "KubeSpawner": {
+                    "pod_security_context": {"runAsNonRoot": True, "seccompProfile": dict(RUNTIME_DEFAULT_SECCOMP)},
+                    "container_security_context": {
+                        "runAsNonRoot": True,
+                        "capabilities": {"drop": ["ALL"]},
+                        "seccompProfile": dict(RUNTIME_DEFAULT_SECCOMP),
+                    },
+                },
             },
             "extraEnv": {
                 CLIENT_SECRET_ENV: {
@@ -268,9 +283,6 @@ def jupyterhub_values(args: JupyterHubArgs) -> dict[str, Any]:
             "allowPrivilegeEscalation": False,
             "uid": SINGLEUSER_UID,
             "fsGid": SINGLEUSER_GID,
-            "extraPodConfig": {
-                "securityContext": {"runAsNonRoot": True, "seccompProfile": dict(RUNTIME_DEFAULT_SECCOMP)}
-            },
             "profileList": [_profile(p) for p in args.profiles],
         },
         "scheduling": {
