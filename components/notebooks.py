@@ -29,6 +29,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.aws.cluster import STORAGE_CLASS
+from components.aws.foundation import AwsFoundation
 from components.aws.sandbox_access import glue_database_name, workgroup_name
 from components.charts import release_args
 from components.config import StackConfig
@@ -37,6 +38,7 @@ from components.guardrails import OWNER_LABEL, ContainerDefaults, GuardrailsArgs
 from components.identity_provider import SignInSettings, public_url
 from components.interfaces import Foundation, ProductGrant
 from components.local.domain_services import lake_bucket_name
+from components.local.foundation import LocalFoundation
 from components.local.notebooks import LocalSandboxLake, analyst_credentials_secret
 from components.sandbox_names import SANDBOX_NAMESPACE, analyst_service_account
 from components.values import jupyterhub as hub_values
@@ -164,26 +166,28 @@ class AnalystNotebooks(pulumi.ComponentResource):
             opts=in_ns,
         )
 
+        # The laptop's stand-in for the analyst role (a read-only MinIO user per domain); on AWS the domain
+        # half's role, through Pod Identity. Bucket names by the lake's naming rule, so this neither waits for
+        # nor needs (in the environment's part of a split environment) the domain stacks.
         self.lake: LocalSandboxLake | None = None
         endpoint_url: str | None = None
-        lake_refs = getattr(foundation, "lake_refs", None)
-        if config.foundation == "local" and lake_refs is not None:
+        buckets: dict[str, pulumi.Input[str]]
+        if isinstance(foundation, LocalFoundation):
+            refs = foundation.lake_refs
             self.lake = LocalSandboxLake(
                 f"{name}-lake",
                 namespace=ns,
                 grants={d.name: tuple(grants.get(d.name, ())) for d in domains},
-                refs=lake_refs,
+                refs=refs,
                 after=[self.guardrails],
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            endpoint_url = f"http://{lake_refs.minio_address}"
-        # The domains' bucket names by the lake's naming rule, so this does not wait for (or need, in the
-        # environment's part of a split environment) the domain stacks.
-        buckets: dict[str, pulumi.Input[str]] = (
-            {d.name: lake_bucket_name(config.environment, d.name) for d in domains}
-            if config.foundation == "local"
-            else {d.name: foundation.lake.bucket_name(d.name) for d in domains}  # type: ignore[attr-defined]
-        )
+            endpoint_url = f"http://{refs.minio_address}"
+            buckets = {d.name: lake_bucket_name(config.environment, d.name) for d in domains}
+        elif isinstance(foundation, AwsFoundation):
+            buckets = {d.name: foundation.lake.bucket_name(d.name) for d in domains}
+        else:
+            raise TypeError(f"the notebooks belong to the environment's stack, not to {type(foundation).__name__}")
 
         url = notebooks_url(config, foundation)
         admin_groups = tuple(sign_in.admin_groups)

@@ -542,6 +542,16 @@ def test_local_profiles_use_dex_urls_and_the_minio_credentials() -> None:
     assert override["environment"]["SANDBOX_CONSUMES"] == "sales.orders"
 
 
+def test_the_alb_checks_the_health_path_the_chart_probes() -> None:
+    (ingress,) = in_sandbox(program_for("dev"), "kubernetes:networking.k8s.io/v1:Ingress")
+    annotations = ingress.inputs["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == hub_values.HEALTH_PATH == "/hub/health"
+    assert annotations["alb.ingress.kubernetes.io/group.name"] == "dp-dev-sandbox"
+    (rule,) = ingress.inputs["spec"]["rules"]
+    assert rule["host"] == "notebooks.dev.data.example.com"
+    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "proxy-public", "port": {"number": 80}}
+
+
 def test_aws_profiles_name_the_domain_bucket_and_no_endpoint() -> None:
     program = program_for("dev")
     env = hub_release(program).inputs["values"]["singleuser"]["profileList"][0]["kubespawner_override"]["environment"]
