@@ -302,6 +302,9 @@ def test_render_flag_renders_into_the_plan_dir_and_fails_on_findings(
         return [finding] if len(calls) > 1 else []
 
     monkeypatch.setattr("platformctl.render.render_program", render_program)
+    # The stub renders nothing, so dev's restricted namespace (sandbox) could not be proven; that proof has
+    # its own tests (tests/test_pss.py, tests/test_notebooks.py).
+    monkeypatch.setattr("platformctl.render.pss_restricted_findings", lambda program, reports: [])
     monkeypatch.setattr(
         cli_module, "run_program", lambda stack, domains_dir=None: program_for(stack, domains_dir=domains_dir)
     )
