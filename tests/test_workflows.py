@@ -65,7 +65,7 @@ def actionlint(files: list[Path], cwd: Path) -> tuple[int, list[dict[str, Any]]]
 
 
 def load(path: Path) -> dict[str, Any]:
-    doc = yaml.safe_load(path.read_text())
+    doc = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
     if True in doc:  # YAML 1.1 reads the `on:` key as a boolean
         doc["on"] = doc.pop(True)
     return doc
