@@ -6,10 +6,13 @@
 - The cyclic garbage collector runs in larger batches (as platformctl.simulate does during a run): with
   the default threshold it took about 30% of the suite's CPU time, scanning the large heap of imported
   SDK modules and cached runs thousands of times.
+- At exit (after pytest's own last collection, which reports unraisable exceptions) the heap is frozen:
+  the interpreter's final collection over it took seconds per worker, and the main process waits for it.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import shutil
@@ -23,6 +26,7 @@ GC_YOUNG_THRESHOLD = 50_000  # platformctl.simulate's (not imported: the main pr
 
 def pytest_configure(config: pytest.Config) -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    atexit.register(gc.freeze)
     if hasattr(config, "workerinput"):  # an xdist worker: use the controller's folder
         return
     config.stash[_FOLDER] = os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="dataplatform-programs-")
