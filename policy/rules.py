@@ -832,8 +832,9 @@ def _trust_problems(doc: Any) -> Iterator[str]:
         if pod_identity:
             roles = principals.get("AWS", [])
             if set(principals) == {"AWS"} and all(isinstance(a, str) and _ROLE_ARN.match(a) for a in roles):
-                # A named role may assume it too (the sandbox's Superset connection), nothing more.
-                extra = set(_list(stmt.get("Action"))) - {"sts:AssumeRole"}
+                # A named role may assume it too (the sandbox's Superset connection), nothing more; TagSession
+                # because that role's own Pod Identity session tags are transitive into the chained session.
+                extra = set(_list(stmt.get("Action"))) - POD_IDENTITY_ACTIONS
                 if extra:
                     yield f"Pod Identity role: statement {sid!r} lets roles {', '.join(sorted(map(str, extra)))}"
                 continue
@@ -847,7 +848,8 @@ def _trust_problems(doc: Any) -> Iterator[str]:
 @resource_rule(
     "iam-trust-scoped",
     "IAM role trust policies are scoped: no `*` principal, federated principals conditioned, "
-    "Pod Identity roles trusted by pods.eks.amazonaws.com and at most named roles (sts:AssumeRole) (CKV_AWS_60/61).",
+    "Pod Identity roles trusted by pods.eks.amazonaws.com and at most named roles (sts:AssumeRole, "
+    "sts:TagSession) (CKV_AWS_60/61).",
     IAM_ROLE,
     dev=MANDATORY,
     prod=MANDATORY,

@@ -669,7 +669,10 @@ def test_duckdb_helper_uses_the_credential_chain_on_aws() -> None:
     assert [c for c in fake.calls if c[0] == "load"] == [("load", "httpfs"), ("load", "aws")]
     assert (
         fake.calls[-1][1]
-        == "CREATE OR REPLACE SECRET sandbox_lake (TYPE s3, PROVIDER credential_chain, REGION 'eu-west-1')"
+        # No CHAIN (only the SDK default chain reaches Pod Identity's agent); REFRESH 'auto' renews the
+        # temporary credentials the secret stores once, when a request fails (duckdb-aws v1.4 aws_secret.cpp).
+        == "CREATE OR REPLACE SECRET sandbox_lake "
+        "(TYPE s3, PROVIDER credential_chain, REGION 'eu-west-1', REFRESH 'auto')"
     )
     assert lake.curated("orders", env={"SANDBOX_BUCKET": "b"}) == "s3://b/curated/orders/"
 

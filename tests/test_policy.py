@@ -461,7 +461,8 @@ CASES: dict[str, Case] = {
                         {
                             "Effect": "Allow",
                             "Principal": {"AWS": "arn:aws:iam::123456789012:role/dp-dev-sales-domain"},
-                            "Action": "sts:AssumeRole",
+                            # TagSession: the named role's Pod Identity session tags are transitive.
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
                         },
                     )
                 },

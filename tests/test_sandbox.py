@@ -207,7 +207,8 @@ def test_only_the_notebook_service_account_and_the_domain_superset_may_assume_th
         "Sid": "DomainSuperset",
         "Effect": "Allow",
         "Principal": {"AWS": pipeline.outputs["arn"]},
-        "Action": "sts:AssumeRole",
+        # The pipeline role's Pod Identity session tags are transitive into Superset's chained AssumeRole.
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
     }
     # IAM rejects a trust policy naming a role that does not exist yet.
     assert pipeline.urn in role.depends_on
@@ -220,7 +221,12 @@ def test_the_pipeline_role_may_assume_its_own_analyst_role_and_no_other(dev: Pro
     assert {p.name for p in policies} == {"marketing-domain", "marketing-domain-assume-analyst"}
     assume = [s for r in policies for s in json.loads(r.inputs["policy"])["Statement"] if "sts:" in json.dumps(s)]
     assert assume == [
-        {"Sid": "AssumeAnalyst", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": analyst.outputs["arn"]}
+        {
+            "Sid": "AssumeAnalyst",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Resource": analyst.outputs["arn"],
+        }
     ]
     # Sales has no sandbox: its pipeline role assumes nothing.
     sales = one(dev, "aws:iam/role:Role", "sales-domain")

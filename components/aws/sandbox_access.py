@@ -33,6 +33,9 @@ RESULTS_RETENTION_DAYS = 30
 # pack's `sandbox-role-scoped` rule, which compares what the two may read.
 SANDBOX_OF_TAG = "sandbox-of"
 ATHENA_CATALOG = "AwsDataCatalog"
+# Superset's hop from the pipeline role's Pod Identity session to the analyst role carries that session's
+# transitive tags, so STS checks sts:TagSession too (analyst_trust_policy).
+CHAINED_ASSUME_ACTIONS = ("sts:AssumeRole", "sts:TagSession")
 
 _ATHENA_QUERY_ACTIONS = [
     "athena:BatchGetQueryExecution",
@@ -205,7 +208,11 @@ def analyst_policy(
 
 def analyst_trust_policy(*, account_id: str, cluster_name: str, domain: str, superset_role_arn: str) -> dict:
     """Pod Identity for the domain's notebook ServiceAccount in the sandbox namespace, and the domain's
-    pipeline role, which Superset's pods run as (their Athena connection assumes this role)."""
+    pipeline role, which Superset's pods run as (their Athena connection assumes this role).
+
+    The pipeline role's credentials come from Pod Identity, whose session tags are transitive: they pass
+    into the chained AssumeRole, which then also needs sts:TagSession (EKS user guide, pod-id-abac
+    "Cross-account tags"; aws/eks-pod-identity-agent#80), or STS denies it."""
     doc = pod_identity_trust_policy(
         account_id=account_id,
         cluster_name=cluster_name,
@@ -217,7 +224,7 @@ def analyst_trust_policy(*, account_id: str, cluster_name: str, domain: str, sup
             "Sid": "DomainSuperset",
             "Effect": "Allow",
             "Principal": {"AWS": superset_role_arn},
-            "Action": "sts:AssumeRole",
+            "Action": list(CHAINED_ASSUME_ACTIONS),
         }
     )
     return doc
@@ -228,6 +235,11 @@ def assume_analyst_policy(*, analyst_role_arn: str) -> dict:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "AssumeAnalyst", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": analyst_role_arn}
+            {
+                "Sid": "AssumeAnalyst",
+                "Effect": "Allow",
+                "Action": list(CHAINED_ASSUME_ACTIONS),
+                "Resource": analyst_role_arn,
+            }
         ],
     }

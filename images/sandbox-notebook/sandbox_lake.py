@@ -7,7 +7,7 @@
 Everything comes from the environment the notebook profile sets:
 - SANDBOX_DOMAIN, SANDBOX_BUCKET (the domain's lake bucket), AWS_REGION;
 - on AWS, no keys: DuckDB's `credential_chain` provider finds the analyst role's credentials that
-  EKS Pod Identity injects (AWS_CONTAINER_CREDENTIALS_FULL_URI and its token file);
+  EKS Pod Identity injects (AWS_CONTAINER_CREDENTIALS_FULL_URI and its token file), and refreshes them;
 - on the local stack, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the domain's read-only MinIO user,
   from a Secret) and AWS_ENDPOINT_URL (MinIO, plain HTTP, path-style URLs);
 - DUCKDB_EXTENSION_DIRECTORY: where the image installed httpfs and aws (outside the home volume).
@@ -46,7 +46,11 @@ def secret_sql(env: Mapping[str, str]) -> str:
                 f"USE_SSL {'true' if url.scheme == 'https' else 'false'}",
             ]
     else:
-        options = ["TYPE s3", "PROVIDER credential_chain", f"REGION {_quote(region)}"]
+        # No CHAIN: only the SDK's default chain reaches the Pod Identity agent (AWS_CONTAINER_CREDENTIALS_FULL_URI
+        # and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE; duckdb-aws v1.4 aws_secret.cpp, duckdb/duckdb-aws#175).
+        # The secret stores the credentials it found once; REFRESH 'auto' fetches new ones when a request
+        # fails, so a kernel outliving the temporary credentials keeps reading (test/sql/env/aws_secret_refresh.test).
+        options = ["TYPE s3", "PROVIDER credential_chain", f"REGION {_quote(region)}", "REFRESH 'auto'"]
     return f"CREATE OR REPLACE SECRET {SECRET_NAME} ({', '.join(options)})"
 
 
