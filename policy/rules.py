@@ -884,6 +884,13 @@ SANDBOX_OF_TAG = "sandbox-of"
 SANDBOX_PREFIX = "sandbox/"
 CURATED_PREFIX = "curated/"
 IAM_ROLE_POLICY = ("aws:iam/rolePolicy:RolePolicy",)
+# Managed policies reach a role through these; their documents are not in the stack, so a sandbox role has none.
+IAM_POLICY_ATTACHMENTS = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+# Actions that hand a sandbox role another role's rights (reads and writes beyond its own policy).
+_ROLE_HOPS = re.compile(r"^(sts:\*|sts:assumerole.*|iam:\*|iam:passrole)$", re.IGNORECASE)
 _S3_OBJECT_READS = {"s3:GetObject", "s3:GetObjectVersion"}
 _S3_LISTS = {"s3:ListBucket", "s3:ListBucketVersions"}
 _S3_ARN = re.compile(r"^arn:aws[a-z-]*:s3:::([^/]+)(?:/(.*))?$")
@@ -928,6 +935,9 @@ def _sandbox_problems(stmt: Mapping[str, Any], own: set[str], consumed: list[tup
     """What one Allow statement of a sandbox role lets it do beyond reading curated/, sandbox/ and the
     consumed products, and writing sandbox/ of its own bucket."""
     sid = stmt.get("Sid", "")
+    hops = [a for a in _list(stmt.get("Action")) if isinstance(a, str) and _ROLE_HOPS.match(a)]
+    if hops:
+        yield f"statement {sid!r} allows {', '.join(hops)}: a sandbox role takes on no other role's rights"
     actions = _s3_actions(stmt)
     if "NotAction" in stmt or ("NotResource" in stmt and actions):
         yield f"statement {sid!r} uses NotAction/NotResource; a sandbox role must list what it may do"
@@ -972,8 +982,9 @@ def _sandbox_problems(stmt: Mapping[str, Any], own: set[str], consumed: list[tup
 @stack_rule(
     "sandbox-role-scoped",
     "An analyst sandbox role (tag `sandbox-of`) writes only under sandbox/ of its domain's bucket and reads only "
-    "its domain's curated/ and sandbox/ and the products its domain's pipeline role consumes.",
-    (*IAM_ROLE, *IAM_ROLE_POLICY),
+    "its domain's curated/ and sandbox/ and the products its domain's pipeline role consumes; it has no managed "
+    "policy and assumes or passes no role.",
+    (*IAM_ROLE, *IAM_ROLE_POLICY, *IAM_POLICY_ATTACHMENTS),
     dev=MANDATORY,
     prod=MANDATORY,
 )
@@ -988,6 +999,15 @@ def _sandbox_roles(resources: Sequence[Res], ctx: Ctx) -> Iterator[tuple[str, st
         if pipeline is None:
             yield role.urn, f"tag {SANDBOX_OF_TAG} names role {pipeline_name}, which this stack does not have"
             continue
+        managed = role.props.get("managedPolicyArns")
+        if managed is not UNKNOWN and _list(managed):
+            yield role.urn, "a sandbox role has managed policies, whose documents the rule cannot check"
+        name = role.props.get("name")
+        for attachment in _of(resources, IAM_POLICY_ATTACHMENTS):
+            target = attachment.props.get("role")
+            targets = _list(attachment.props.get("roles")) + ([target] if target is not None else [])
+            if (isinstance(name, str) and name in targets) or role.urn in attachment.dependencies:
+                yield role.urn, f"{attachment.name} attaches a managed policy to the sandbox role"
         pipeline_docs = _role_documents(resources, pipeline)
         # The domain's own buckets are those its pipeline role writes; what else it reads is what it consumes.
         own = {b for b, p in _object_grants(pipeline_docs, {"s3:PutObject"}) if p == ""}

@@ -822,6 +822,36 @@ CASES: dict[str, Case] = {
             sandbox_world(*GOOD_SANDBOX, {"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}),
             # A sandbox role whose pipeline role is not in the stack cannot be checked: reported.
             sandbox_world(*GOOD_SANDBOX)[1:2],
+            # Takes on its pipeline role's rights (writes everywhere that role writes).
+            sandbox_world(
+                *GOOD_SANDBOX,
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Resource": "arn:aws:iam::1:role/dp-dev-marketing-domain",
+                },
+            ),
+            # A managed policy (its document is not in the stack): attached, or on the role itself.
+            [
+                *sandbox_world(*GOOD_SANDBOX),
+                r(
+                    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                    {"role": "dp-dev-marketing-analyst", "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"},
+                    name="analyst-s3",
+                ),
+            ],
+            [
+                r("aws:iam/role:Role", {"name": "dp-dev-marketing-domain"}, name="domain"),
+                r(
+                    "aws:iam/role:Role",
+                    {
+                        "name": "dp-dev-marketing-analyst",
+                        "tags": {"sandbox-of": "dp-dev-marketing-domain"},
+                        "managedPolicyArns": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
+                    },
+                    name="analyst",
+                ),
+            ],
         ],
     ),
     "stateful-no-delete-before-replace": Case(
