@@ -382,6 +382,35 @@ def test_the_hub_reads_the_client_secret_and_runs_the_module(rendered: list[dict
     assert hub["readinessProbe"]["httpGet"]["path"] == hub_values.HEALTH_PATH
 
 
+def test_the_hub_can_spawn_and_the_proxy_and_user_servers_reach_its_api(rendered: list[dict[str, Any]]) -> None:
+    hub = one(rendered, "Deployment", "hub")["spec"]["template"]
+    # KubeSpawner calls the API with the hub's own token: mounted (neither pod nor account turns it off) ...
+    assert hub["spec"]["serviceAccountName"] == "hub"
+    assert hub["spec"].get("automountServiceAccountToken") is not False
+    assert one(rendered, "ServiceAccount", "hub").get("automountServiceAccountToken") is not False
+    # ... and bound to a namespaced Role that creates and deletes pods and home volumes.
+    (rule, _events) = one(rendered, "Role", "hub")["rules"]
+    assert {"pods", "persistentvolumeclaims"} <= set(rule["resources"]) and {"create", "delete"} <= set(rule["verbs"])
+    binding = one(rendered, "RoleBinding", "hub")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": SANDBOX_NAMESPACE}]
+    assert binding["roleRef"]["name"] == "hub"
+    # The hub API (8081, the Service port `http`) admits pods labelled network-access-hub: the proxy (chart
+    # template) and user servers (the chart's default singleuser.extraLabels, which the values leave alone).
+    (api,) = one(rendered, "NetworkPolicy", "hub")["spec"]["ingress"]
+    assert api["ports"] == [{"port": "http"}]
+    assert api["from"] == [{"podSelector": {"matchLabels": {"hub.jupyter.org/network-access-hub": "true"}}}]
+    proxy = one(rendered, "Deployment", "proxy")["spec"]["template"]["metadata"]["labels"]
+    assert proxy["hub.jupyter.org/network-access-hub"] == "true"
+    (release,) = [r for r in program_for("dev").of_type(RELEASE) if r.inputs["chart"] == "jupyterhub"]
+    assert "extraLabels" not in release.inputs["values"]["singleuser"]
+    defaults = reference_values("jupyterhub", hub_values.CHART_VERSION)
+    assert defaults is not None
+    assert defaults["singleuser"]["extraLabels"] == {"hub.jupyter.org/network-access-hub": "true"}
+    # The idle culler runs inside the hub pod and calls http://localhost:8081 (the chart's jupyterhub_config.py).
+    config = (CHART_SOURCE / "files" / "hub" / "jupyterhub_config.py").read_text()
+    assert '"--url=http://localhost:8081"' in config
+
+
 def test_user_servers_cannot_reach_each_other(rendered: list[dict[str, Any]]) -> None:
     policy = one(rendered, "NetworkPolicy", "singleuser")["spec"]
     sources = [peer for rule in policy["ingress"] for peer in rule.get("from", [{}])]
