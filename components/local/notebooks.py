@@ -83,7 +83,8 @@ def analyst_user_script(*, policy_name: str, policy: dict[str, Any]) -> str:
         "\n".join(
             [
                 "set -eu",
-                # Keys on stdin, so the secret key is in no process's arguments.
+                # Keys on stdin, so the secret key is in no process's arguments (mc's fetchUserKeys reads both
+                # lines from stdin when it is not a terminal: cmd/admin-user-add.go).
                 f'printf "%s\\n%s\\n" "$ANALYST_ACCESS_KEY" "$ANALYST_SECRET_KEY" | mc admin user add {a}',
                 f"cat > /tmp/policy.json <<'JSON'\n{json.dumps(policy, indent=2)}\nJSON",
                 f"mc admin policy create {a} {policy_name} /tmp/policy.json",
