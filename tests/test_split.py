@@ -261,3 +261,18 @@ def test_a_domain_stack_reads_only_its_file_and_its_producers(tmp_path: Path) ->
     (folder / "marketing.yaml").write_text(text)
     with pytest.raises(ConfigError, match=r"consumes\[0\]: domain 'sales' has no product 'nothing'"):
         load_domains(folder, stack="dev", only=["marketing"])
+
+
+def test_the_policy_pack_passes_on_each_split_stack_as_on_the_one_stack() -> None:
+    """The pack runs on every stack (platformctl up); rules that look across resources (a bucket's companions,
+    the log bucket, pod identity roles) see only that stack's resources there."""
+    from policy import rules
+
+    def findings(program: Program) -> list[str]:
+        found = rules.evaluate([rules.from_record(r) for r in program.resources], rules.Ctx("dev"))
+        return sorted(f"{f.level} {f.rule}: {in_dev(f.urn, program.stack)}" for f in found)
+
+    one = findings(single())
+    split = findings(platform()) + findings(domain_program("sales")) + findings(domain_program("marketing"))
+    assert not [f for f in split if f.startswith("mandatory")]
+    assert sorted(split) == one  # the same advisories, no new finding from being apart
