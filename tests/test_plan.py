@@ -8,6 +8,7 @@ the domain-file test checks that adding a domain adds only that domain's resourc
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import resource
@@ -107,6 +108,7 @@ class FakeDomain(pulumi.ComponentResource):
         self.register_outputs({})
 
 
+@functools.cache  # one run per set of domains; tests treat the records as read-only
 def crafted_program(domains: tuple[str, ...] = ("alpha", "beta")) -> Program:
     def program() -> None:
         aws_provider = aws.Provider("aws", region="eu-west-1")
