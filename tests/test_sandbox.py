@@ -156,6 +156,23 @@ def test_the_analyst_uses_the_lake_key_only_through_s3_for_what_it_may_read_or_w
         assert not allowed(docs, action, key, {**VIA_S3, ctx: own}), action
 
 
+def test_the_lake_key_policy_lets_iam_grant_the_analyst_its_key_use(dev: Program) -> None:
+    """A key policy that did not delegate to the account would make the role's KMS statements void (KMS checks
+    the key policy first): its one statement trusts the account root for what the analyst role uses."""
+    key = one(dev, "aws:kms/key:Key", "lake-key")
+    (statement,) = json.loads(key.inputs["policy"])["Statement"]
+    account = one(dev, "aws:iam/role:Role", "marketing-analyst").outputs["arn"].split(":")[4]
+    assert statement["Effect"] == "Allow" and statement["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+    used = {a for d in analyst_documents(dev) for s in d["Statement"] for a in _actions(s) if a.startswith("kms:")}
+    assert used == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert used <= set(statement["Action"])
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
 def test_the_analyst_queries_only_through_its_workgroup_and_reads_only_its_glue_database(dev: Program) -> None:
     docs = analyst_documents(dev)
     workgroup = one(dev, "aws:athena/workgroup:Workgroup", "marketing-sandbox").outputs["arn"]
