@@ -39,7 +39,7 @@ domains = with_user_code_overrides(domains, config)
 refuse_example_values(config, domains, domains_dir)
 # What retired domains left in AWS: a domain onboarded again adopts it (docs/runbooks/offboarding.md).
 adopt = adoptions(load_retired_records(domains_dir), [d.name for d in domains if not d.retired], config.environment)
-check_quality(config, domains)
+check_quality(config, domains, every_domain=scope.domain is None)
 check_domain(scope, [d.name for d in domains], config.environment)
 
 # 2. The shared foundation of this environment; a domain stack reads the environment's stack instead.

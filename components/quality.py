@@ -46,10 +46,11 @@ def alert_channel(domain: Domain, config: StackConfig) -> str:
     return channel
 
 
-def quality_problems(config: StackConfig, domains: list[Domain]) -> list[str]:
+def quality_problems(config: StackConfig, domains: list[Domain], *, every_domain: bool = True) -> list[str]:
     """Problems between the domain files' quality blocks and the stack config (never shows a webhook URL).
 
-    Retired domains run no code, so their quality blocks need nothing.
+    Retired domains run no code, so their quality blocks need nothing. Without `every_domain` (a domain
+    stack loads only its own file and its producers'), webhooks of other domains are not reported.
     """
     domains = [d for d in domains if not d.retired]
     webhooks = config.quality_slack_webhooks
@@ -62,6 +63,8 @@ def quality_problems(config: StackConfig, domains: list[Domain]) -> list[str]:
         if d.quality.alerts.channel == "slack" and d.name not in webhooks
     ]
     for name, url in sorted(webhooks.items()):
+        if name not in by_name and not every_domain:
+            continue
         if name not in by_name:
             problems.append(
                 f"{key}.{name}: no active domain '{name}' in this stack (its domains: {', '.join(by_name) or 'none'})"
@@ -76,9 +79,9 @@ def quality_problems(config: StackConfig, domains: list[Domain]) -> list[str]:
     return problems
 
 
-def check_quality(config: StackConfig, domains: list[Domain]) -> None:
+def check_quality(config: StackConfig, domains: list[Domain], *, every_domain: bool = True) -> None:
     """Raise one ConfigError for every quality problem; warn where the local foundation drops SNS alerts."""
-    problems = quality_problems(config, domains)
+    problems = quality_problems(config, domains, every_domain=every_domain)
     if problems:
         raise ConfigError(problems, title="invalid quality settings")
     for d in domains:

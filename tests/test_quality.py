@@ -114,6 +114,8 @@ def test_slack_channel_needs_the_stacks_secret_webhook_and_never_shows_it(tmp_pa
         "dataplatform:qualitySlackWebhooks.sales: must be an https:// webhook URL (the value is secret, so not shown)",
     ]
     assert isinstance(stack({"sales": WEBHOOK}).quality_slack_webhooks["sales"], SecretStr)
+    # A domain stack (split) loads only its own file: another domain's webhook is that domain's business.
+    assert quality_problems(stack({"sales": WEBHOOK, "hr": WEBHOOK}), [domain], every_domain=False) == []
 
 
 def test_a_webhook_for_a_domain_without_slack_is_refused_before_any_resource(tmp_path: Path) -> None:
