@@ -571,6 +571,22 @@ def test_local_profiles_use_dex_urls_and_the_minio_credentials() -> None:
     assert override["environment"]["SANDBOX_CONSUMES"] == "sales.orders"
 
 
+def test_the_local_secret_and_profile_give_the_helper_minio_keys_and_endpoint() -> None:
+    """What a laptop notebook's `sandbox_lake.connect()` sees: the profile's env plus the Secret it loads whole."""
+    program = program_for("local")
+    override = hub_release(program).inputs["values"]["singleuser"]["profileList"][0]["kubespawner_override"]
+    name = override["extra_container_config"]["envFrom"][0]["secretRef"]["name"]
+    (secret,) = [r for r in in_sandbox(program, "kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == name]
+    data = secret.inputs["stringData"].value
+    assert set(data) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}  # the names the helper and boto3 read
+    lake = _helper()
+    env = {**override["environment"], **{k: str(v) for k, v in data.items()}}
+    assert lake.extensions(env) == ("httpfs",)
+    sql = lake.secret_sql(env)
+    assert "KEY_ID 'marketing-analyst'" in sql and "PROVIDER" not in sql
+    assert "ENDPOINT 'minio.minio.svc:9000'" in sql and "URL_STYLE 'path'" in sql and "USE_SSL false" in sql
+
+
 def test_the_alb_checks_the_health_path_the_chart_probes() -> None:
     (ingress,) = in_sandbox(program_for("dev"), "kubernetes:networking.k8s.io/v1:Ingress")
     annotations = ingress.inputs["metadata"]["annotations"]
