@@ -29,6 +29,8 @@ WORKLOADS = (
 )
 SERVICE = "kubernetes:core/v1:Service"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 RDS_INSTANCE = "aws:rds/instance:Instance"
 CLUSTER_COMPONENT = "dataplatform:cluster:KubernetesCluster"
 DOMAIN_COMPONENT = "dataplatform:domain:DataDomainStack"
@@ -159,6 +161,24 @@ def webhook_violations(program: Program) -> list[str]:
     return _missing(program, targets, controllers, "the AWS Load Balancer Controller")
 
 
+def storage_class_violations(program: Program) -> list[str]:
+    """Every release outside kube-system, StatefulSet and PVC waits for the StorageClasses the program creates.
+
+    A PVC (a chart's, or a StatefulSet's claim) created before its class exists stays Pending; the
+    notebooks' home volumes and DataHub's dependencies claim the default class.
+    """
+    classes = program.of_type(STORAGE_CLASS)
+    if not classes:
+        return []
+    claimers = ("kubernetes:apps/v1:StatefulSet", PVC)
+    targets = [
+        r
+        for r in _kubernetes_objects(program)
+        if (r.type == RELEASE and namespace_of(r) != KUBE_SYSTEM) or r.type in claimers
+    ]
+    return _missing(program, targets, classes, "the StorageClass its volumes claim")
+
+
 def crd_violations(program: Program, crd_charts: Mapping[str, str] = CRD_CHARTS) -> list[str]:
     """Every custom resource waits for the release that installs its CRD (and the CRD's group is known)."""
     closure = waits_for(program)
@@ -269,6 +289,7 @@ def all_violations(program: Program) -> list[str]:
     return [
         *access_violations(program),
         *webhook_violations(program),
+        *storage_class_violations(program),
         *crd_violations(program),
         *database_violations(program),
         *mount_violations(program),

@@ -40,6 +40,10 @@ def test_tools_wait_for_their_database(program: Program) -> None:
     assert order.database_violations(program) == []
 
 
+def test_volumes_wait_for_the_storage_class_they_claim(program: Program) -> None:
+    assert order.storage_class_violations(program) == []
+
+
 def test_jobs_wait_for_the_configmaps_and_secrets_they_need(program: Program) -> None:
     assert order.mount_violations(program) == []
 
@@ -132,6 +136,27 @@ def test_webhook_check_names_an_ingress_created_before_the_controller() -> None:
     assert order.webhook_violations(program) == [
         f"{order.INGRESS} sales-dagster does not wait for the AWS Load Balancer Controller"
     ]
+
+
+def test_storage_class_check_names_a_release_created_before_the_class() -> None:
+    gp3 = record(order.STORAGE_CLASS, "gp3")
+    early = record(order.RELEASE, "notebooks", {"chart": "jupyterhub", "namespace": "sandbox"})
+    late = record(order.RELEASE, "catalog", {"chart": "datahub", "namespace": "catalog"}, depends_on=[gp3.urn])
+    claim = record(order.PVC, "scratch", {"metadata": {"namespace": "sales"}})
+    addon = record(order.RELEASE, "external-dns", {"chart": "external-dns", "namespace": "kube-system"})
+    program = Program("dev", False, [gp3, early, late, claim, addon], {})
+    assert order.storage_class_violations(program) == [
+        f"{order.RELEASE} notebooks does not wait for the StorageClass its volumes claim",
+        f"{order.PVC} scratch does not wait for the StorageClass its volumes claim",
+    ]
+
+
+def test_aws_workloads_wait_for_the_default_storage_class() -> None:
+    p = program_for("dev")
+    classes = p.of_type(order.STORAGE_CLASS)
+    assert [c.inputs["metadata"]["name"] for c in classes] == ["gp3"]
+    notebooks = next(r for r in p.of_type(order.RELEASE) if r.inputs["chart"] == "jupyterhub")
+    assert classes[0].urn in order.waits_for(p)(notebooks.urn)
 
 
 def test_crd_check_names_a_custom_resource_without_its_operator() -> None:

@@ -503,12 +503,13 @@ class KubernetesCluster(pulumi.ComponentResource):
 
         # The controller's webhooks admit every Service (mservice) and Ingress (vingress) with
         # failurePolicy Fail, so nothing outside this component may reach the API before it is ready
-        # (its release waits for the Deployment). Workloads use this provider; kube-system add-ons above
-        # use `provider`.
+        # (its release waits for the Deployment). A claim made before its default class exists stays
+        # Pending, so workloads wait for gp3 too. Workloads use this provider; kube-system add-ons
+        # above use `provider`.
         self.workload_provider = k8s.Provider(
             f"{rn}-k8s-workloads",
             self._provider_args(cluster_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.alb_controller, *access]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.alb_controller, self.storage_class, *access]),
         )
 
         self.name: pulumi.Output[str] = cluster_name
