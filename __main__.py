@@ -92,23 +92,8 @@ cost_monitoring = (
     else None
 )
 
-# 5. One isolated slice per data domain (none in the environment's stack of a split environment).
+# 5. The analysts' notebooks: one hub, a profile per domain that enables the sandbox (docs/notebooks.md).
 by_name = {d.name: d for d in domains}
-stacks = {
-    d.name: DataDomainStack(
-        d,
-        foundation,
-        grants=grants_for(d, by_name),
-        catalog=catalog_for_domains,
-        adopt=adopt.get(d.name),
-        sign_in=sign_in,
-        opts=pulumi.ResourceOptions(providers=foundation.providers),
-    )
-    for d in domains
-    if scope.includes(d.name)
-}
-
-# 6. The analysts' notebooks: one hub, a profile per domain that enables the sandbox (docs/notebooks.md).
 notebooks = (
     AnalystNotebooks(
         "notebooks",
@@ -121,6 +106,22 @@ notebooks = (
     if sandboxes
     else None
 )
+
+# 6. One isolated slice per data domain (none in the environment's stack of a split environment).
+stacks = {
+    d.name: DataDomainStack(
+        d,
+        foundation,
+        grants=grants_for(d, by_name),
+        catalog=catalog_for_domains,
+        adopt=adopt.get(d.name),
+        sign_in=sign_in,
+        sandbox_namespace=notebooks.guardrails if notebooks else None,
+        opts=pulumi.ResourceOptions(providers=foundation.providers),
+    )
+    for d in domains
+    if scope.includes(d.name)
+}
 
 # 7. Exports.
 if not isinstance(foundation, RemoteFoundation):

@@ -186,9 +186,13 @@ class DataDomainStack(pulumi.ComponentResource):
         catalog: CatalogEndpoint | None = None,
         adopt: StackRecord | None = None,
         sign_in: SignInSettings | None = None,
+        sandbox_namespace: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Without `sign_in` the UIs get no Ingress at all: none is ever served without sign-in."""
+        """Without `sign_in` the UIs get no Ingress at all: none is ever served without sign-in.
+
+        `sandbox_namespace`: the notebooks' namespace, when this stack creates it (the analyst
+        ServiceAccount waits for it)."""
         super().__init__("dataplatform:domain:DataDomainStack", domain.name, None, opts)
         d = domain.name
         self.domain = domain
@@ -277,6 +281,7 @@ class DataDomainStack(pulumi.ComponentResource):
             warehouse_secret=self._warehouse_credentials(services, ns, labels),
             catalog=catalog,
             sign_in=sign_in,
+            sandbox_namespace=sandbox_namespace,
         )
         tool_exports: dict[str, Any] = {}
         for spec in specs:

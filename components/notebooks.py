@@ -7,16 +7,19 @@ Created only when at least one (not retired) domain sets `tools.sandbox.enabled`
   cannot reach another's. The guardrails add DNS, HTTPS egress (AWS APIs: S3, Athena, Glue, STS),
   the EKS Pod Identity agent on AWS, the load balancer to the proxy's port, and on the local stack
   the Kubernetes API (the hub spawns pods), MinIO and Dex;
-- one ServiceAccount per sandbox domain, `analyst_service_account(domain)`, with no token mounted:
-  the domain half (components/sandbox_names.py) associates it with the domain's analyst IAM role;
 - the Secret with the OIDC client secret the hub reads (`OAUTH_CLIENT_SECRET`);
 - on the local foundation, LocalSandboxLake: a read-only MinIO user per domain and its keys;
 - the `notebooks` release of the jupyterhub chart (values from `components.values.jupyterhub`): one
   profile per domain, offered only to the domain's access groups (and the platform admins);
 - an Ingress at `notebooks.<baseDomain>` to the proxy, with the hub's health path for the ALB.
 
-Invariants: a domain without the sandbox gets no ServiceAccount, profile or credentials; the release
-waits for the namespace, every ServiceAccount and every Secret it names; no secret is in Helm values;
+Each profile runs as `analyst_service_account(domain)`, which the domain's own stack creates
+(components/tools/sandbox.py) and its foundation maps to the analyst role: the hub holds nothing per
+domain but configuration, so a split environment's stack registers no domain resource. A profile
+whose domain stack has not run yet fails to spawn until it has.
+
+Invariants: a domain without the sandbox gets no profile or credentials; the release waits for the
+namespace and every Secret it names; no secret is in Helm values;
 every object lives in the sandbox namespace except the local MinIO user's Job, Secret and allow.
 """
 
@@ -147,17 +150,6 @@ class AnalystNotebooks(pulumi.ComponentResource):
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.guardrails])
 
-        self.service_accounts = {
-            d.name: k8s.core.v1.ServiceAccount(
-                f"notebooks-{d.name}-sa",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=analyst_service_account(d.name), namespace=ns, labels={OWNER_LABEL: d.name}
-                ),
-                automount_service_account_token=False,
-                opts=in_ns,
-            )
-            for d in domains
-        }
         self.sign_in_secret = k8s.core.v1.Secret(
             f"{name}-sign-in",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=SIGN_IN_SECRET, namespace=ns, labels={OWNER_LABEL: OWNER}),
@@ -241,7 +233,6 @@ class AnalystNotebooks(pulumi.ComponentResource):
         wait_for: list[pulumi.Resource] = [
             self.guardrails,
             self.sign_in_secret,
-            *self.service_accounts.values(),
             *sign_in.ready,
             *(self.lake.secrets.values() if self.lake else ()),
         ]

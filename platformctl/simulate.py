@@ -281,7 +281,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 ignore_changes=list(request.ignoreChanges),
-                aliases=[a.urn or a.spec.name for a in request.aliases if a.urn or a.spec.name],
+                aliases=[a.urn or _alias_spec(a.spec) for a in request.aliases],
                 depends_on=list(request.dependencies),
                 outputs=outputs,
                 id=response.id,
@@ -334,6 +334,12 @@ def _env(name: str, value: str | None) -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = old
+
+
+def _alias_spec(spec: Any) -> str:
+    """An alias given by its parts, e.g. `parentUrn=urn:...` (empty parts: the resource's own)."""
+    fields = ("name", "type", "stack", "project", "parentUrn", "noParent")
+    return ",".join(f"{f}={getattr(spec, f)}" for f in fields if getattr(spec, f, None))
 
 
 def run_program(

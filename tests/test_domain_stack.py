@@ -22,6 +22,7 @@ import yaml
 
 from components.charts import PINNED
 from components.domain_config import Domain, load_domains, parse_quantity
+from components.sandbox_names import SANDBOX_NAMESPACE
 from components.sign_in import GATEWAY_PORT
 from platformctl.simulate import DOMAINS_DIR_ENV
 from tests.harness import (
@@ -405,8 +406,13 @@ def test_domain_objects_live_in_the_domain_namespace_under_the_domain_stack(
             meta = r.inputs.get("metadata", {})
             in_ns = meta.get("namespace") == name or (r.inputs.get("kind") == "Namespace" and meta.get("name") == name)
             if r.urn in mine and not in_ns:
-                # Only the catalog's token issuer for this domain runs in the catalog namespace.
-                assert (meta.get("namespace"), r.inputs["kind"]) in {(catalog, "Job"), (catalog, "CronJob")}, r.name
+                # Only the catalog's token issuer for this domain runs in the catalog namespace, and the
+                # domain's notebook ServiceAccount lives in the shared sandbox namespace.
+                assert (meta.get("namespace"), r.inputs["kind"]) in {
+                    (catalog, "Job"),
+                    (catalog, "CronJob"),
+                    (SANDBOX_NAMESPACE, "ServiceAccount"),
+                }, r.name
                 assert name in meta["name"], r.name
                 continue
             assert in_ns == (r.urn in mine), f"{r.type} {r.name}"

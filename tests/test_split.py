@@ -33,7 +33,6 @@ SAME = (
     "retain_on_delete",
     "delete_before_replace",
     "ignore_changes",
-    "aliases",
     "import_id",
 )
 
@@ -81,6 +80,8 @@ def test_a_domain_stack_registers_exactly_its_domain_with_the_one_stacks_inputs(
         have = got[urn]
         for attr in SAME:
             assert getattr(have, attr) == getattr(want, attr), f"{urn}: {attr}"
+        # Aliases name URNs of their own stack.
+        assert [in_dev(a, f"dev-{name}") for a in have.aliases] == want.aliases, f"{urn}: aliases"
         assert in_dev(have.parent, f"dev-{name}") == want.parent, urn
         assert in_dev(have.provider_urn, f"dev-{name}") == want.provider_urn, urn
         # Dependencies inside the domain stay; those on the environment's resources (the engine's order within
@@ -109,14 +110,11 @@ def test_the_environment_stack_in_split_mode_registers_no_domain_resource_and_th
     one, env = single(), platform()
     assert not env.of_type(DOMAIN_TYPE)
     names = {"sales", "marketing"}
-    # The analysts' notebooks are the environment's, with a profile per sandbox domain (docs/notebooks.md):
-    # the one part of it that follows the domain files.
-    notebooks = [r for r in env.resources if "dataplatform:notebooks:AnalystNotebooks" in r.urn]
-    assert notebooks
+    # The analysts' notebooks are the environment's; their profiles name each sandbox domain's
+    # ServiceAccount, which the domain's stack registers (docs/notebooks.md).
+    assert [r for r in env.resources if "dataplatform:notebooks:AnalystNotebooks" in r.urn]
     move = "a domain's resource in the environment's stack: register it under DataDomainStack (split-stacks.md)"
     for r in env.resources:
-        if r in notebooks:
-            continue
         # Its logical name, its Kubernetes name (e.g. analyst-sales) and its labels or tags (domain: sales).
         found = r.inputs.get("metadata")
         metadata: dict[str, Any] = found if isinstance(found, dict) else {}

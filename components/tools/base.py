@@ -65,6 +65,8 @@ class ToolContext:
     warehouse_secret: str | None  # the warehouse login Secret (password-authenticated warehouses)
     catalog: CatalogEndpoint | None
     sign_in: SignInSettings | None
+    # The shared `sandbox` namespace when this stack creates it (one stack); None in a domain stack.
+    sandbox_namespace: pulumi.Resource | None = None
 
     def release_name(self, tool: str) -> str:
         return tool_names(self.domain.name, tool).release
