@@ -69,7 +69,7 @@ POSTGRES_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": 
 LAKE_INIT_RESOURCES = k8s.core.v1.ResourceRequirementsArgs(
     requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "200m", "memory": "128Mi"}
 )
-_MC_ALIAS = "lake"
+MC_ALIAS = "lake"
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def lake_lifecycle(raw_retention_days: int) -> dict[str, Any]:
 def lake_init_script(*, bucket: str, policy_name: str, policy: dict[str, Any], lifecycle: dict[str, Any]) -> str:
     """Idempotent: `mb --ignore-existing`, `user add` creates or updates, `policy create` replaces,
     `policy attach` accepts an attached policy, `ilm rule import` replaces the whole lifecycle."""
-    a = _MC_ALIAS
+    a = MC_ALIAS
     return (
         "\n".join(
             [
@@ -172,10 +172,61 @@ def lake_init_script(*, bucket: str, policy_name: str, policy: dict[str, Any], l
     )
 
 
-def _secret_env(name: str, secret: pulumi.Input[str], key: str) -> k8s.core.v1.EnvVarArgs:
+def secret_env(name: str, secret: pulumi.Input[str], key: str) -> k8s.core.v1.EnvVarArgs:
     return k8s.core.v1.EnvVarArgs(
         name=name,
         value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)),
+    )
+
+
+def mc_job_spec(
+    refs: LocalPlatformRefs,
+    *,
+    app: str,
+    labels: dict[str, str],
+    credentials_uid: pulumi.Input[str],
+    script: str,
+    user_env: Sequence[tuple[str, pulumi.Input[str], str]],
+) -> k8s.batch.v1.JobSpecArgs:
+    """A hardened Job that runs `script` with mc as MinIO's root (alias MC_ALIAS), plus the user keys
+    `user_env` names (env name, Secret, key). The credentials' uid annotation re-runs it on new keys."""
+    root = refs.minio_root_secret
+    return k8s.batch.v1.JobSpecArgs(
+        backoff_limit=6,
+        template=k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                labels={**labels, "app.kubernetes.io/name": app},
+                annotations={"dataplatform.io/credentials-uid": credentials_uid},
+            ),
+            spec=k8s.core.v1.PodSpecArgs(
+                restart_policy="OnFailure",
+                service_account_name=refs.lake_init_service_account,
+                automount_service_account_token=False,
+                security_context=hardened_pod_security(),
+                containers=[
+                    k8s.core.v1.ContainerArgs(
+                        name="mc",
+                        image=MC_IMAGE,
+                        command=["/bin/sh", "-c", script],
+                        env=[
+                            secret_env("MINIO_ROOT_USER", root, MINIO_ROOT_USER_KEY),
+                            secret_env("MINIO_ROOT_PASSWORD", root, MINIO_ROOT_PASSWORD_KEY),
+                            # mc's alias from the environment; Kubernetes expands $(VAR) from the entries above.
+                            k8s.core.v1.EnvVarArgs(
+                                name=f"MC_HOST_{MC_ALIAS}",
+                                value=f"http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@{refs.minio_address}",
+                            ),
+                            k8s.core.v1.EnvVarArgs(name="MC_CONFIG_DIR", value="/tmp/.mc"),
+                            *(secret_env(name, secret, key) for name, secret, key in user_env),
+                        ],
+                        security_context=hardened_container_security(),
+                        resources=LAKE_INIT_RESOURCES,
+                        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+                    )
+                ],
+                volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
+            ),
+        ),
     )
 
 
@@ -222,47 +273,19 @@ class LocalDomainServices(pulumi.ComponentResource):
             policy=lake_user_policy(bucket, grants),
             lifecycle=lake_lifecycle(request.raw_retention_days),
         )
-        root = refs.minio_root_secret
         self.lake_job = k8s.batch.v1.Job(
             f"{d}-lake-init",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{d}-lake-init", namespace=refs.minio_namespace, labels=labels),
-            spec=k8s.batch.v1.JobSpecArgs(
-                backoff_limit=6,
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels={**labels, "app.kubernetes.io/name": "lake-init"},
-                        annotations={"dataplatform.io/credentials-uid": user_secret.metadata.uid},
-                    ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        restart_policy="OnFailure",
-                        service_account_name=refs.lake_init_service_account,
-                        automount_service_account_token=False,
-                        security_context=hardened_pod_security(),
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="mc",
-                                image=MC_IMAGE,
-                                command=["/bin/sh", "-c", script],
-                                env=[
-                                    _secret_env("MINIO_ROOT_USER", root, MINIO_ROOT_USER_KEY),
-                                    _secret_env("MINIO_ROOT_PASSWORD", root, MINIO_ROOT_PASSWORD_KEY),
-                                    # mc's alias from the environment; Kubernetes expands $(VAR) from the entries above.
-                                    k8s.core.v1.EnvVarArgs(
-                                        name=f"MC_HOST_{_MC_ALIAS}",
-                                        value=f"http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@{refs.minio_address}",
-                                    ),
-                                    k8s.core.v1.EnvVarArgs(name="MC_CONFIG_DIR", value="/tmp/.mc"),
-                                    _secret_env("LAKE_ACCESS_KEY", user_secret.metadata.name, access_id),
-                                    _secret_env("LAKE_SECRET_KEY", user_secret.metadata.name, secret_id),
-                                ],
-                                security_context=hardened_container_security(),
-                                resources=LAKE_INIT_RESOURCES,
-                                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
-                            )
-                        ],
-                        volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
-                    ),
-                ),
+            spec=mc_job_spec(
+                refs,
+                app="lake-init",
+                labels=labels,
+                credentials_uid=user_secret.metadata.uid,
+                script=script,
+                user_env=[
+                    ("LAKE_ACCESS_KEY", user_secret.metadata.name, access_id),
+                    ("LAKE_SECRET_KEY", user_secret.metadata.name, secret_id),
+                ],
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[user_secret, *refs.lake_after]),
         )

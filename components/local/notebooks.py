@@ -29,19 +29,10 @@ import pulumi_random as random
 
 from components.guardrails import OWNER_LABEL
 from components.interfaces import ProductGrant
-from components.local.domain_services import (
-    LAKE_INIT_RESOURCES,
-    MC_IMAGE,
-    MINIO_ROOT_PASSWORD_KEY,
-    MINIO_ROOT_USER_KEY,
-    LocalPlatformRefs,
-    lake_bucket_name,
-)
+from components.local.domain_services import MC_ALIAS, LocalPlatformRefs, lake_bucket_name, mc_job_spec
 from components.values.common import S3_CREDENTIAL_KEYS
-from components.workloads import hardened_container_security, hardened_pod_security
 
 CURATED_PREFIX = "curated/"
-_MC_ALIAS = "lake"
 
 
 def analyst_credentials_secret(domain: str) -> str:
@@ -78,7 +69,7 @@ def analyst_lake_policy(bucket: str, grants: Sequence[tuple[ProductGrant, str]])
 def analyst_user_script(*, policy_name: str, policy: dict[str, Any]) -> str:
     """Idempotent: `user add` creates or updates the key, `policy create` replaces, `policy attach` accepts an
     attached policy. No bucket is created: the domain's lake Job owns its bucket."""
-    a = _MC_ALIAS
+    a = MC_ALIAS
     return (
         "\n".join(
             [
@@ -92,13 +83,6 @@ def analyst_user_script(*, policy_name: str, policy: dict[str, Any]) -> str:
             ]
         )
         + "\n"
-    )
-
-
-def _secret_env(name: str, secret: pulumi.Input[str], key: str) -> k8s.core.v1.EnvVarArgs:
-    return k8s.core.v1.EnvVarArgs(
-        name=name,
-        value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)),
     )
 
 
@@ -150,51 +134,21 @@ class LocalSandboxLake(pulumi.ComponentResource):
             script = analyst_user_script(
                 policy_name=f"{d}-analyst", policy=analyst_lake_policy(bucket, producer_buckets)
             )
-            root = refs.minio_root_secret
             self.jobs[d] = k8s.batch.v1.Job(
                 f"notebooks-{d}-lake-init",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=f"{d}-analyst-init", namespace=refs.minio_namespace, labels=labels
                 ),
-                spec=k8s.batch.v1.JobSpecArgs(
-                    backoff_limit=6,
-                    template=k8s.core.v1.PodTemplateSpecArgs(
-                        metadata=k8s.meta.v1.ObjectMetaArgs(
-                            labels={**labels, "app.kubernetes.io/name": "analyst-init"},
-                            annotations={"dataplatform.io/credentials-uid": user_secret.metadata.uid},
-                        ),
-                        spec=k8s.core.v1.PodSpecArgs(
-                            restart_policy="OnFailure",
-                            service_account_name=refs.lake_init_service_account,
-                            automount_service_account_token=False,
-                            security_context=hardened_pod_security(),
-                            containers=[
-                                k8s.core.v1.ContainerArgs(
-                                    name="mc",
-                                    image=MC_IMAGE,
-                                    command=["/bin/sh", "-c", script],
-                                    env=[
-                                        _secret_env("MINIO_ROOT_USER", root, MINIO_ROOT_USER_KEY),
-                                        _secret_env("MINIO_ROOT_PASSWORD", root, MINIO_ROOT_PASSWORD_KEY),
-                                        # mc's alias from the environment; Kubernetes expands $(VAR) from the above.
-                                        k8s.core.v1.EnvVarArgs(
-                                            name=f"MC_HOST_{_MC_ALIAS}",
-                                            value=f"http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@{refs.minio_address}",
-                                        ),
-                                        k8s.core.v1.EnvVarArgs(name="MC_CONFIG_DIR", value="/tmp/.mc"),
-                                        _secret_env("ANALYST_ACCESS_KEY", user_secret.metadata.name, access_id),
-                                        _secret_env("ANALYST_SECRET_KEY", user_secret.metadata.name, secret_id),
-                                    ],
-                                    security_context=hardened_container_security(),
-                                    resources=LAKE_INIT_RESOURCES,
-                                    volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
-                                )
-                            ],
-                            volumes=[
-                                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
-                            ],
-                        ),
-                    ),
+                spec=mc_job_spec(
+                    refs,
+                    app="analyst-init",
+                    labels=labels,
+                    credentials_uid=user_secret.metadata.uid,
+                    script=script,
+                    user_env=[
+                        ("ANALYST_ACCESS_KEY", user_secret.metadata.name, access_id),
+                        ("ANALYST_SECRET_KEY", user_secret.metadata.name, secret_id),
+                    ],
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[user_secret, *refs.lake_after]),
             )
